@@ -1,0 +1,73 @@
+/*
+ * common/cleanup.h: scope-bound cleanup (systemd's _cleanup_ idiom).
+ *
+ * A variable declared with one of these attributes is released when it goes
+ * out of scope; ownership leaves the scope only through TAKE_FD / TAKE_PTR.
+ */
+#ifndef LAMINA_COMMON_CLEANUP_H
+#define LAMINA_COMMON_CLEANUP_H
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+
+/* Closes fd if >= 0 and returns -1, so "fd = lm_close(fd)" resets it.
+ * Never retries EINTR (Linux closes the fd anyway); keeps the caller's errno. */
+static inline int lm_close(int fd)
+{
+	if (fd >= 0) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+	}
+	return -1;
+}
+
+static inline void lm_freep(void *p)
+{
+	free(*(void **)p);
+}
+
+static inline void lm_closep(int *fd)
+{
+	lm_close(*fd);
+}
+
+static inline void lm_fclosep(FILE **f)
+{
+	if (*f)
+		fclose(*f);
+}
+
+static inline void lm_closedirp(DIR **d)
+{
+	if (*d)
+		closedir(*d);
+}
+
+#define _cleanup_free_ _cleanup_(lm_freep)
+#define _cleanup_close_ _cleanup_(lm_closep)
+#define _cleanup_fclose_ _cleanup_(lm_fclosep)
+#define _cleanup_closedir_ _cleanup_(lm_closedirp)
+
+#define TAKE_FD(fd)                  \
+	({                           \
+		int _fd_ = (fd);     \
+		(fd) = -1;           \
+		_fd_;                \
+	})
+
+#define TAKE_PTR(p)                          \
+	({                                   \
+		__typeof__(p) _p_ = (p);     \
+		(p) = NULL;                  \
+		_p_;                         \
+	})
+
+#define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif

@@ -1,0 +1,119 @@
+/*
+ * unionfs/ops-dir.c: FUSE adapters for open directories. The merged listing
+ * is built at opendir and kept for the handle (as overlayfs caches it per
+ * open file); offsets are positions in it, and reading from 0 again after a
+ * rewind rebuilds it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fsops.h"
+#include "unionfs/ops.h"
+
+static struct ufs_dirhandle *dirhandle_of(struct fuse_file_info *fi)
+{
+	return (struct ufs_dirhandle *)(uintptr_t)fi->fh;
+}
+
+void ufs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct ufs *ufs = ufs_of(req);
+	struct ufs_dirhandle *d = calloc(1, sizeof(*d));
+	if (!d) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	int r = ufs_dir_list(ufs, ufs_node_of(ufs, ino), &d->listing);
+	if (r < 0) {
+		free(d);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	pthread_mutex_init(&d->lock, NULL);
+	fi->fh = (uintptr_t)d;
+	if (fuse_reply_open(req, fi) == -ENOENT) {
+		ufs_dir_listing_free(&d->listing);
+		free(d);
+	}
+}
+
+/* The inode number of ".." (the root's parent is the root). */
+static uint64_t parent_ino(struct ufs *ufs, struct ufs_node *dir)
+{
+	pthread_rwlock_rdlock(&ufs->tree_lock);
+	uint64_t ino = dir->parent ? dir->parent->ino : dir->ino;
+	pthread_rwlock_unlock(&ufs->tree_lock);
+	return ino;
+}
+
+void ufs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct ufs *ufs = ufs_of(req);
+	struct ufs_node *dir = ufs_node_of(ufs, ino);
+	struct ufs_dirhandle *d = dirhandle_of(fi);
+	_cleanup_free_ char *buf = malloc(size);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_mutex_lock(&d->lock);
+	if (off == 0 && d->served) {
+		struct ufs_dir_listing fresh;
+		if (ufs_dir_list(ufs, dir, &fresh) >= 0) {
+			ufs_dir_listing_free(&d->listing);
+			d->listing = fresh;
+		}
+	}
+	d->served = true;
+	size_t used = 0;
+	/* offsets: 0 ".", 1 "..", then 2 + index in the listing */
+	for (off_t i = off; i < (off_t)d->listing.n + 2; i++) {
+		struct stat st = { 0 };
+		const char *name;
+		if (i < 2) {
+			name = i == 0 ? "." : "..";
+			st.st_ino = i == 0 ? dir->ino : parent_ino(ufs, dir);
+			st.st_mode = S_IFDIR;
+		} else {
+			const struct ufs_dirent *e = &d->listing.entries[i - 2];
+			name = e->name;
+			st.st_ino = e->ino;
+			st.st_mode = e->type;
+		}
+		size_t n = fuse_add_direntry(req, buf + used, size - used, name, &st, i + 1);
+		if (n > size - used)
+			break;
+		used += n;
+	}
+	pthread_mutex_unlock(&d->lock);
+	fuse_reply_buf(req, buf, used);
+}
+
+void ufs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct ufs_dirhandle *d = dirhandle_of(fi);
+	ufs_dir_listing_free(&d->listing);
+	pthread_mutex_destroy(&d->lock);
+	free(d);
+	fuse_reply_err(req, 0);
+}
+
+void ufs_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	struct ufs *ufs = ufs_of(req);
+	struct ufs_node *dir = ufs_node_of(ufs, ino);
+	if (!ufs->fsync || atomic_load(&dir->layer) != 0) {
+		fuse_reply_err(req, 0); /* nothing of it is in the writable layer */
+		return;
+	}
+	_cleanup_close_ int fd = ufs_node_open(ufs, dir, O_RDONLY | O_DIRECTORY);
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	fuse_reply_err(req, fsync(fd) < 0 ? errno : 0);
+}

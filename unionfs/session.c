@@ -1,0 +1,184 @@
+/*
+ * unionfs/session.c: mounting a union and serving it. Opens the layers,
+ * makes the root node, mounts through libfuse, daemonizes once the mount is
+ * ready (so that "BIN -o OPTS MERGED" returns with the merged view usable, as
+ * podman expects), and runs the multithreaded session loop until unmount.
+ */
+#define pr_fmt(fmt) "lamina-fuse: " fmt
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "unionfs/ops.h"
+
+static void ufs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	/* Locks are left to the kernel (local POSIX locks, as fuse-overlayfs
+	 * learned the hard way); splice moves data without copies. */
+	conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
+	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+		conn->want |= FUSE_CAP_SPLICE_WRITE;
+	if (conn->capable & FUSE_CAP_SPLICE_MOVE)
+		conn->want |= FUSE_CAP_SPLICE_MOVE;
+	(void)userdata;
+}
+
+const struct fuse_lowlevel_ops ufs_ops = {
+	.init = ufs_init,
+	.lookup = ufs_op_lookup,
+	.forget = ufs_op_forget,
+	.forget_multi = ufs_op_forget_multi,
+	.getattr = ufs_op_getattr,
+	.setattr = ufs_op_setattr,
+	.readlink = ufs_op_readlink,
+	.mknod = ufs_op_mknod,
+	.mkdir = ufs_op_mkdir,
+	.unlink = ufs_op_unlink,
+	.rmdir = ufs_op_rmdir,
+	.symlink = ufs_op_symlink,
+	.rename = ufs_op_rename,
+	.link = ufs_op_link,
+	.open = ufs_op_open,
+	.read = ufs_op_read,
+	.write_buf = ufs_op_write_buf,
+	.flush = ufs_op_flush,
+	.release = ufs_op_release,
+	.fsync = ufs_op_fsync,
+	.opendir = ufs_op_opendir,
+	.readdir = ufs_op_readdir,
+	.releasedir = ufs_op_releasedir,
+	.fsyncdir = ufs_op_fsyncdir,
+	.statfs = ufs_op_statfs,
+	.setxattr = ufs_op_setxattr,
+	.getxattr = ufs_op_getxattr,
+	.listxattr = ufs_op_listxattr,
+	.removexattr = ufs_op_removexattr,
+	.access = ufs_op_access,
+	.create = ufs_op_create,
+	.fallocate = ufs_op_fallocate,
+	.copy_file_range = ufs_op_copy_file_range,
+	.lseek = ufs_op_lseek,
+};
+
+static int make_root(struct ufs *ufs)
+{
+	struct ufs_found f = { .layer = ufs->first_layer, .last_layer = ufs->nlayers - 1 };
+	int top = ufs->layers[ufs->first_layer].fd;
+	if (fstatat(top, "", &f.st, AT_EMPTY_PATH) < 0)
+		return -errno;
+	f.merged = ufs->nlayers - ufs->first_layer > 1;
+	f.st.st_ino = ufs_ino_map(ufs, ufs->first_layer, &f.st);
+	ufs->root = ufs_node_get_or_create(ufs, NULL, "", &f, true);
+	return ufs->root ? 0 : -ENOMEM;
+}
+
+/* The mount options for the kernel: ours, then the user's. */
+static int build_fuse_args(const struct lamina_union_config *config, struct fuse_args *args)
+{
+	char opts[4096];
+	const char *source = config->source ? config->source : "lamina-fuse";
+	bool root = geteuid() == 0;
+	int n = snprintf(opts, sizeof(opts), "fsname=%s,subtype=lamina-fuse,default_permissions%s%s%s", source,
+			 root ? ",allow_other,suid,dev" : "", config->fuse_opts ? "," : "",
+			 config->fuse_opts ? config->fuse_opts : "");
+	if (n < 0 || (size_t)n >= sizeof(opts))
+		return -E2BIG;
+	if (fuse_opt_add_arg(args, "lamina-fuse") < 0 || fuse_opt_add_arg(args, "-o") < 0 ||
+	    fuse_opt_add_arg(args, opts) < 0)
+		return -ENOMEM;
+	if (config->debug && fuse_opt_add_arg(args, "-d") < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* As fuse-overlayfs: every open file of the merged view may hold a branch
+ * fd, so take the whole allowance. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int serve(struct ufs *ufs, const struct lamina_union_config *config, struct lm_error *err)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	int r = build_fuse_args(config, &args);
+	if (r < 0) {
+		fuse_opt_free_args(&args);
+		return lm_err(err, r, "mount options");
+	}
+	struct fuse_session *se = fuse_session_new(&args, &ufs_ops, sizeof(ufs_ops), ufs);
+	fuse_opt_free_args(&args);
+	if (!se)
+		return lm_err_plain(err, -EINVAL, "mount '%s': cannot start a FUSE session", config->mountpoint);
+	r = 0;
+	if (fuse_set_signal_handlers(se) < 0) {
+		r = lm_err_plain(err, -EIO, "mount '%s': cannot set signal handlers", config->mountpoint);
+		goto destroy;
+	}
+	if (fuse_session_mount(se, config->mountpoint) < 0) {
+		r = lm_err_plain(err, -EIO, "mount '%s': the FUSE mount failed", config->mountpoint);
+		goto signals;
+	}
+	if (fuse_daemonize(config->foreground) < 0) {
+		r = lm_err_plain(err, -EIO, "mount '%s': cannot daemonize", config->mountpoint);
+		goto unmount;
+	}
+	struct fuse_loop_config *lc = fuse_loop_cfg_create();
+	if (!lc) {
+		r = lm_err(err, -ENOMEM, "mount '%s'", config->mountpoint);
+		goto unmount;
+	}
+	fuse_loop_cfg_set_max_threads(lc, config->threads > 0 ? config->threads : 10);
+	fuse_loop_cfg_set_idle_threads(lc, config->threads > 0 ? config->threads : 10);
+	if (fuse_session_loop_mt(se, lc) < 0)
+		r = lm_err_plain(err, -EIO, "mount '%s': the session ended with an error", config->mountpoint);
+	fuse_loop_cfg_destroy(lc);
+unmount:
+	fuse_session_unmount(se);
+signals:
+	fuse_remove_signal_handlers(se);
+destroy:
+	fuse_session_destroy(se);
+	return r;
+}
+
+int lamina_union_run(const struct lamina_union_config *config, struct lm_error *err)
+{
+	struct stat st;
+	if (!config->mountpoint)
+		return lm_err_plain(err, -EINVAL, "no mount point given");
+	if (stat(config->mountpoint, &st) < 0)
+		return lm_err(err, -errno, "mount point '%s'", config->mountpoint);
+	if (!S_ISDIR(st.st_mode))
+		return lm_err(err, -ENOTDIR, "mount point '%s'", config->mountpoint);
+	if (config->debug)
+		lm_log_set_level(LM_LOG_DEBUG);
+	/* The kernel applies the caller's umask before we see a mode; ours
+	 * must not apply a second one. */
+	umask(0);
+	raise_nofile();
+
+	struct ufs *ufs = NULL;
+	int r = ufs_open(config, &ufs, err);
+	if (r < 0)
+		return r;
+	r = make_root(ufs);
+	if (r < 0)
+		lm_err(err, r, "mount '%s': root directory", config->mountpoint);
+	else
+		r = serve(ufs, config, err);
+	ufs_close(ufs);
+	return r;
+}

@@ -1,0 +1,238 @@
+/*
+ * unionfs/unionfs.h: the union file system's internal table of contents.
+ *
+ * Model. Layer 0 is the upper directory (absent on a read-only union: then
+ * ufs->first_layer is 1), layers 1..n are the lowers, top first. A node is one
+ * object of the merged view, identified by its reported inode number (unique
+ * across layers, stable across copy-up and remount: ino.c). A node knows its
+ * parent and name, so its path relative to every layer root is known; all
+ * branch access is "open the parent directory beneath the layer root fd with
+ * openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS), then *at(parent, name,
+ * NOFOLLOW)", so a symlink inside a branch never leads outside it. Nodes hold
+ * no file descriptors (a 100k-entry tree must not need 100k fds).
+ *
+ * A directory node merges the layers [layer, last_layer]: from its topmost
+ * layer down to the first layer where it is opaque or a lower entry stops the
+ * merge. A child's range is always inside its parent's.
+ *
+ * Locking order (never take an earlier lock while holding a later one):
+ *   1. node->copyup_lock, parent before child (copy-up climbs to the root
+ *      first and locks downwards, one node at a time)
+ *   2. ufs->tree_lock (rwlock): every node's parent, name, removed, and the
+ *      range fields; readers build paths, writers only swap fields
+ *   3. ufs->nodes_lock (mutex): the inode table, nlookup and refs
+ * No lock is held across fuse_reply_*() or a data copy.
+ */
+#ifndef LAMINA_UNIONFS_H
+#define LAMINA_UNIONFS_H
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <lamina/union.h>
+
+#define UFS_MAX_LOWERS 500 /* as the kernel's OVL_MAX_STACK */
+
+/* options.c */
+struct lamina_union_config {
+	char **lowers; /* top first */
+	int nlowers;
+	char *upper;
+	char *work;
+	char *mountpoint;
+	char *source;       /* the fs name shown in /proc/mounts */
+	char *fuse_opts;    /* mount options passed on to FUSE ("nodev,noexec") */
+	bool foreground;
+	bool debug;
+	bool fsync;         /* fsync copy-ups and honour fsync (off with volatile/fsync=0) */
+	bool volatile_;     /* "volatile" given */
+	double timeout;     /* kernel entry/attr cache timeout, seconds */
+	int threads;        /* max idle worker threads */
+};
+
+/* fs.c: one mounted union */
+struct ufs_layer {
+	int fd;            /* O_PATH|O_DIRECTORY of the layer root */
+	char *path;        /* for messages only */
+	dev_t dev;
+	int index;
+};
+
+struct ufs_node;
+
+struct ufs {
+	struct ufs_layer *layers; /* [0] upper (fd -1 when absent), [1..nlowers] lowers */
+	int nlayers;              /* 1 + nlowers */
+	int first_layer;          /* 0 with an upper, 1 without */
+	int work_fd;              /* O_PATH of WORK/work, -1 without upper */
+	bool same_dev;            /* every layer on one file system: real st_ino is unique */
+	bool whiteout_mknod;      /* can mknod 0/0 in the upper: kernel-form whiteouts */
+	const char *xattr_opaque; /* "trusted.overlay.opaque" (root) or "user.overlay.opaque" */
+	const char *xattr_origin; /* where a copied-up object keeps its reported st_ino */
+	bool fsync;
+	double timeout;
+	bool debug;
+	atomic_uint_fast64_t tmp_counter; /* names of objects in the workdir */
+
+	pthread_rwlock_t tree_lock;
+	pthread_mutex_t nodes_lock;
+	struct ufs_node **table; /* hash by ino, protected by nodes_lock */
+	size_t table_size;
+	size_t nnodes;
+	struct ufs_node *root;
+};
+
+int ufs_open(const struct lamina_union_config *config, struct ufs **ret, struct lm_error *err);
+struct ufs *ufs_close(struct ufs *ufs);
+/* Layer index of the upper, or -EROFS on a read-only union. */
+static inline int ufs_upper(const struct ufs *ufs)
+{
+	return ufs->first_layer == 0 ? 0 : -EROFS;
+}
+
+/* lookup.c: what a lookup found */
+struct ufs_found {
+	int layer;      /* topmost layer with the object */
+	int last_layer; /* directories: bottom of the merge */
+	bool merged;    /* directories: present in two layers or more */
+	struct stat st; /* of the topmost object, st_ino already mapped */
+};
+/* node.c: the inode table */
+/* A further name of a hard-linked file, once the kernel has looked it up. */
+struct ufs_alias {
+	struct ufs_node *parent; /* holds a ref */
+	char *name;
+	struct ufs_alias *next;
+};
+
+struct ufs_node {
+	uint64_t ino;               /* reported st_ino; the key; immutable */
+	mode_t type;                /* S_IFMT bits; immutable */
+	uint64_t nlookup;           /* protected by nodes_lock */
+	uint64_t refs;              /* children + open handles; protected by nodes_lock */
+	struct ufs_node *hnext;     /* protected by nodes_lock */
+	struct ufs_node *parent;    /* protected by tree_lock; holds a ref */
+	char *name;                 /* protected by tree_lock */
+	struct ufs_alias *aliases;  /* other names of a hard link; tree_lock and nodes_lock */
+	_Atomic int layer;          /* topmost layer holding the object */
+	int last_layer;             /* directories: bottom of the merge; protected by tree_lock */
+	bool merged;                /* directories: present in two layers or more; tree_lock */
+	bool removed;               /* last name unlinked; protected by tree_lock */
+	pthread_mutex_t copyup_lock; /* serialises copy-up of this node */
+};
+
+/* Finds or makes the node for an object that lookup found as name in parent
+ * (NULL for the root), refreshing its names and layers. count_lookup: the
+ * kernel gets a reference (nlookup++), else the caller gets one (refs++,
+ * drop it with ufs_node_unref). NULL when out of memory. */
+struct ufs_node *ufs_node_get_or_create(struct ufs *ufs, struct ufs_node *parent, const char *name,
+					const struct ufs_found *found, bool count_lookup);
+/* The node of ino if one exists, with a reference for the caller. */
+struct ufs_node *ufs_node_find(struct ufs *ufs, uint64_t ino);
+void ufs_node_ref(struct ufs *ufs, struct ufs_node *node);
+void ufs_node_unref(struct ufs *ufs, struct ufs_node *node);
+void ufs_node_forget(struct ufs *ufs, struct ufs_node *node, uint64_t nlookup);
+/* The name (parent, name) of node went away (unlink, rmdir, replaced by a
+ * rename): another known name takes over, or the node is marked removed. */
+void ufs_node_name_removed(struct ufs *ufs, struct ufs_node *node, struct ufs_node *parent, const char *name);
+/* The name (old_parent, old_name) of node is now (new_parent, new_name). */
+int ufs_node_name_moved(struct ufs *ufs, struct ufs_node *node, struct ufs_node *old_parent, const char *old_name,
+			struct ufs_node *new_parent, const char *new_name);
+void ufs_node_table_free(struct ufs *ufs);
+int ufs_node_table_init(struct ufs *ufs);
+
+/* path.c: a node's place in each layer */
+/* The path of node relative to a layer root ("." for the root), caller frees.
+ * -ESTALE when the node was removed. */
+int ufs_node_path(struct ufs *ufs, struct ufs_node *node, char **ret_path);
+/* Opens the directory at path in layer as O_PATH (beneath the layer root, no
+ * symlinks). Returns the fd or a negative errno. */
+int ufs_layer_open_dir(struct ufs *ufs, int layer, const char *path);
+/* Opens node's parent directory in layer and returns its fd, with *ret_name
+ * pointing at node's name (caller frees). */
+int ufs_node_open_parent(struct ufs *ufs, struct ufs_node *node, int layer, char **ret_name);
+/* Opens the node itself in its current layer: O_PATH|O_NOFOLLOW unless flags
+ * say otherwise. */
+int ufs_node_open(struct ufs *ufs, struct ufs_node *node, int flags);
+/* Builds "/proc/self/fd/FD/NAME" for the xattr calls that have no fd form. */
+void ufs_proc_path(char buf[], size_t size, int fd, const char *name);
+
+/* whiteout.c: the on-disk markers */
+#define UFS_WH_PREFIX ".wh."
+#define UFS_WH_OPQ ".wh..wh..opq"
+bool ufs_is_whiteout_stat(const struct stat *st);
+/* A name that readdir and lookup never show (".wh.*" markers). */
+bool ufs_name_is_private(const char *name);
+/* The name a ".wh.NAME" marker hides, or NULL if name is no whiteout marker. */
+const char *ufs_whiteout_target(const char *name);
+/* 1 if the directory pfd holds a ".wh.NAME" marker for name, else 0. */
+int ufs_has_wh_marker(int pfd, const char *name);
+/* Removes the ".wh.NAME" marker for name from pfd if there is one. */
+int ufs_remove_wh_marker(int pfd, const char *name);
+/* Whether the directory dirfd (an O_PATH fd) is opaque in any form. */
+int ufs_dir_is_opaque(struct ufs *ufs, int parent_fd, const char *name, int dirfd);
+/* Creates a whiteout for name in the upper directory parent_fd. */
+int ufs_whiteout_create(struct ufs *ufs, int parent_fd, const char *name);
+/* Marks the upper directory name (in parent_fd) opaque. */
+int ufs_set_opaque(struct ufs *ufs, int parent_fd, const char *name);
+/* Whether the xattr name is one of the private overlay/lamina ones. */
+bool ufs_xattr_is_private(const char *name);
+
+/* ino.c: stable inode numbers */
+uint64_t ufs_ino_map(const struct ufs *ufs, int layer, const struct stat *st);
+/* The reported st_ino of the object st, found in layer as name in parent_fd. */
+uint64_t ufs_ino_of(struct ufs *ufs, int layer, int parent_fd, const char *name, const struct stat *st);
+int ufs_ino_record(struct ufs *ufs, int parent_fd, const char *name, uint64_t ino);
+
+/* lookup.c: finding names across layers */
+/* Looks name up in the merged directory dir. -ENOENT when absent or whited out. */
+int ufs_lookup_name(struct ufs *ufs, struct ufs_node *dir, const char *name, struct ufs_found *ret);
+/* Whether name exists (or is whited out) in a layer below 'above' within
+ * dir's range: then removing it from the upper needs a whiteout. */
+int ufs_lower_has(struct ufs *ufs, struct ufs_node *dir, const char *name, int above);
+/* stat of node's object in its current layer, st_ino mapped. */
+int ufs_node_stat(struct ufs *ufs, struct ufs_node *node, struct stat *ret);
+
+/* copyup.c */
+/* Makes node exist in the upper layer (parents first). 0 when done, also when
+ * another thread already did it. */
+int ufs_copy_up(struct ufs *ufs, struct ufs_node *node);
+/* Copies the user-visible xattrs between two "/proc/self/fd/..." paths. */
+int ufs_copy_xattrs(const char *src, const char *dst);
+/* Creates a temporary name in the workdir (for atomic creation). */
+void ufs_tmp_name(struct ufs *ufs, char buf[], size_t size);
+/* Clears what a crash left in the workdir. */
+int ufs_work_purge(struct ufs *ufs);
+
+/* hardlink.c */
+/* After node (a lower file with st_nlink > 1, st) was copied up from layer:
+ * links its other visible names in that layer to the upper copy, so that the
+ * names stay one file. */
+int ufs_hardlinks_copy_up(struct ufs *ufs, struct ufs_node *node, int layer, const struct stat *st);
+
+/* readdir.c */
+struct ufs_dirent {
+	char *name;
+	uint64_t ino;
+	mode_t type; /* S_IFMT bits */
+};
+struct ufs_dir_listing {
+	struct ufs_dirent *entries;
+	size_t n;
+};
+int ufs_dir_list(struct ufs *ufs, struct ufs_node *dir, struct ufs_dir_listing *ret);
+void ufs_dir_listing_free(struct ufs_dir_listing *l);
+/* Whether the merged directory has no entries (for rmdir and rename). */
+int ufs_dir_is_empty(struct ufs *ufs, struct ufs_node *dir);
+
+/* ops.c: the FUSE adapters, and session.c: mount and loop */
+struct fuse_lowlevel_ops;
+extern const struct fuse_lowlevel_ops ufs_ops;
+int ufs_session_run(struct ufs *ufs, const struct lamina_union_config *config, struct lm_error *err);
+
+#endif
