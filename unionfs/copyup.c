@@ -154,6 +154,8 @@ static int copy_up_locked(struct ufs *ufs, struct ufs_node *node, int layer)
 	if (S_ISDIR(st.st_mode))
 		node->merged = true;
 	pthread_rwlock_unlock(&ufs->tree_lock);
+	if (S_ISDIR(st.st_mode))
+		ufs_notify_attr_changed(ufs, node);
 	if (S_ISREG(st.st_mode) && st.st_nlink > 1)
 		return ufs_hardlinks_copy_up(ufs, node, layer, &st);
 	return 0;

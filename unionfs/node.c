@@ -5,8 +5,10 @@
  * parent and name. Locks: tree_lock (write) before nodes_lock, see unionfs.h.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "unionfs/unionfs.h"
 
@@ -80,12 +82,15 @@ static struct ufs_node *node_new(uint64_t ino, mode_t type, const char *name)
 	}
 	n->ino = ino;
 	n->type = type;
+	n->open_fd = -1;
 	pthread_mutex_init(&n->copyup_lock, NULL);
 	return n;
 }
 
 static void node_destroy(struct ufs_node *n)
 {
+	if (n->open_fd >= 0)
+		close(n->open_fd);
 	/* aliases were released by the caller (release_locked) or belong to a
 	 * table being torn down, where parents go too */
 	for (struct ufs_alias *a = n->aliases, *next; a; a = next) {
@@ -330,4 +335,33 @@ struct ufs_node *ufs_node_find(struct ufs *ufs, uint64_t ino)
 		n->refs++;
 	pthread_mutex_unlock(&ufs->nodes_lock);
 	return n;
+}
+
+void ufs_node_file_opened(struct ufs *ufs, struct ufs_node *node, int fd)
+{
+	pthread_mutex_lock(&ufs->nodes_lock);
+	node->refs++;
+	if (node->open_count++ == 0 && node->open_fd < 0)
+		node->open_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	pthread_mutex_unlock(&ufs->nodes_lock);
+}
+
+void ufs_node_file_closed(struct ufs *ufs, struct ufs_node *node)
+{
+	pthread_mutex_lock(&ufs->nodes_lock);
+	if (--node->open_count == 0 && node->open_fd >= 0) {
+		close(node->open_fd);
+		node->open_fd = -1;
+	}
+	node->refs--;
+	release_locked(ufs, node);
+	pthread_mutex_unlock(&ufs->nodes_lock);
+}
+
+int ufs_node_fstat_kept(struct ufs *ufs, struct ufs_node *node, struct stat *st)
+{
+	pthread_mutex_lock(&ufs->nodes_lock);
+	int r = node->open_fd < 0 ? -ESTALE : (fstat(node->open_fd, st) < 0 ? -errno : 0);
+	pthread_mutex_unlock(&ufs->nodes_lock);
+	return r;
 }

@@ -80,9 +80,7 @@ static int file_stat(struct ufs *ufs, struct ufs_node *node, struct fuse_file_in
 		return -errno;
 	st->st_ino = node->ino;
 	pthread_rwlock_rdlock(&ufs->tree_lock);
-	if (node->removed)
-		st->st_nlink = 0;
-	else if (S_ISDIR(st->st_mode) && node->merged)
+	if (S_ISDIR(st->st_mode) && node->merged)
 		st->st_nlink = 1;
 	pthread_rwlock_unlock(&ufs->tree_lock);
 	return 0;
@@ -92,7 +90,18 @@ static int node_getattr(struct ufs *ufs, struct ufs_node *node, struct fuse_file
 {
 	if (fi && fi->fh && !S_ISDIR(node->type))
 		return file_stat(ufs, node, fi, st);
-	return ufs_node_stat(ufs, node, st);
+	pthread_rwlock_rdlock(&ufs->tree_lock);
+	bool removed = node->removed;
+	pthread_rwlock_unlock(&ufs->tree_lock);
+	if (!removed)
+		return ufs_node_stat(ufs, node, st);
+	/* as overlayfs: the real object's count (0 for an upper file, the
+	 * lower file's own for a whited-out lower one) */
+	int r = ufs_node_fstat_kept(ufs, node, st);
+	if (r < 0)
+		return r;
+	st->st_ino = node->ino;
+	return 0;
 }
 
 void ufs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

@@ -24,7 +24,7 @@ struct ufs_file *ufs_file_new(struct ufs *ufs, struct ufs_node *node, int fd, in
 	f->flags = flags;
 	f->node = node;
 	pthread_mutex_init(&f->lock, NULL);
-	ufs_node_ref(ufs, node);
+	ufs_node_file_opened(ufs, node, fd);
 	return f;
 }
 
@@ -33,7 +33,7 @@ void ufs_op_release_file(struct ufs *ufs, struct ufs_file *f)
 	if (!f)
 		return;
 	lm_close(f->fd);
-	ufs_node_unref(ufs, f->node);
+	ufs_node_file_closed(ufs, f->node);
 	pthread_mutex_destroy(&f->lock);
 	free(f);
 }

@@ -68,6 +68,12 @@ const struct fuse_lowlevel_ops ufs_ops = {
 	.lseek = ufs_op_lseek,
 };
 
+void ufs_notify_attr_changed(struct ufs *ufs, struct ufs_node *node)
+{
+	if (ufs->se)
+		fuse_lowlevel_notify_inval_inode(ufs->se, ufs_nodeid(ufs, node), -1, 0);
+}
+
 static int make_root(struct ufs *ufs)
 {
 	struct ufs_found f = { .layer = ufs->first_layer, .last_layer = ufs->nlayers - 1 };
@@ -123,6 +129,7 @@ static int serve(struct ufs *ufs, const struct lamina_union_config *config, stru
 	if (!se)
 		return lm_err_plain(err, -EINVAL, "mount '%s': cannot start a FUSE session", config->mountpoint);
 	r = 0;
+	ufs->se = se;
 	if (fuse_set_signal_handlers(se) < 0) {
 		r = lm_err_plain(err, -EIO, "mount '%s': cannot set signal handlers", config->mountpoint);
 		goto destroy;
@@ -150,6 +157,7 @@ unmount:
 signals:
 	fuse_remove_signal_handlers(se);
 destroy:
+	ufs->se = NULL;
 	fuse_session_destroy(se);
 	return r;
 }

@@ -64,6 +64,7 @@ struct ufs_layer {
 };
 
 struct ufs_node;
+struct fuse_session;
 
 struct ufs {
 	struct ufs_layer *layers; /* [0] upper (fd -1 when absent), [1..nlowers] lowers */
@@ -85,6 +86,7 @@ struct ufs {
 	size_t table_size;
 	size_t nnodes;
 	struct ufs_node *root;
+	struct fuse_session *se; /* set once the session exists, for notifications */
 };
 
 int ufs_open(const struct lamina_union_config *config, struct ufs **ret, struct lm_error *err);
@@ -123,6 +125,8 @@ struct ufs_node {
 	int last_layer;             /* directories: bottom of the merge; protected by tree_lock */
 	bool merged;                /* directories: present in two layers or more; tree_lock */
 	bool removed;               /* last name unlinked; protected by tree_lock */
+	int open_fd;                /* see ufs_node_file_opened; nodes_lock */
+	unsigned open_count;        /* open files; nodes_lock */
 	pthread_mutex_t copyup_lock; /* serialises copy-up of this node */
 };
 
@@ -140,6 +144,14 @@ void ufs_node_forget(struct ufs *ufs, struct ufs_node *node, uint64_t nlookup);
 /* The name (parent, name) of node went away (unlink, rmdir, replaced by a
  * rename): another known name takes over, or the node is marked removed. */
 void ufs_node_name_removed(struct ufs *ufs, struct ufs_node *node, struct ufs_node *parent, const char *name);
+/* A file of node was opened as fd (takes a ref on node). While files are
+ * open the node keeps a duplicate of one fd, so that stat works once the
+ * node has no name left: the kernel's fstat of an open, unlinked file
+ * arrives as a plain getattr. */
+void ufs_node_file_opened(struct ufs *ufs, struct ufs_node *node, int fd);
+void ufs_node_file_closed(struct ufs *ufs, struct ufs_node *node);
+/* fstat through the kept fd; -ESTALE without one. */
+int ufs_node_fstat_kept(struct ufs *ufs, struct ufs_node *node, struct stat *st);
 /* The name (old_parent, old_name) of node is now (new_parent, new_name). */
 int ufs_node_name_moved(struct ufs *ufs, struct ufs_node *node, struct ufs_node *old_parent, const char *old_name,
 			struct ufs_node *new_parent, const char *new_name);
@@ -208,6 +220,11 @@ int ufs_copy_xattrs(const char *src, const char *dst);
 void ufs_tmp_name(struct ufs *ufs, char buf[], size_t size);
 /* Clears what a crash left in the workdir. */
 int ufs_work_purge(struct ufs *ufs);
+
+/* session.c */
+/* Tells the kernel that node's attributes changed behind its back (a
+ * directory that copy-up turned into a merged one reports nlink 1). */
+void ufs_notify_attr_changed(struct ufs *ufs, struct ufs_node *node);
 
 /* hardlink.c */
 /* After node (a lower file with st_nlink > 1, st) was copied up from layer:
