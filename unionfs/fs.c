@@ -97,6 +97,18 @@ static int open_workdir(struct ufs *ufs, const char *work, struct lm_error *err)
 	return 0;
 }
 
+static int make_root(struct ufs *ufs)
+{
+	struct ufs_found f = { .layer = ufs->first_layer, .last_layer = ufs->nlayers - 1 };
+	int top = ufs->layers[ufs->first_layer].fd;
+	if (fstatat(top, "", &f.st, AT_EMPTY_PATH) < 0)
+		return -errno;
+	f.merged = ufs->nlayers - ufs->first_layer > 1;
+	f.st.st_ino = ufs_ino_map(ufs, ufs->first_layer, &f.st);
+	ufs->root = ufs_node_get_or_create(ufs, NULL, "", &f, true);
+	return ufs->root ? 0 : -ENOMEM;
+}
+
 int ufs_open(const struct lamina_union_config *config, struct ufs **ret, struct lm_error *err)
 {
 	struct ufs *ufs = calloc(1, sizeof(*ufs));
@@ -137,8 +149,10 @@ int ufs_open(const struct lamina_union_config *config, struct ufs **ret, struct 
 		probe_xattr_namespace(ufs);
 	}
 	r = ufs_node_table_init(ufs);
+	if (r >= 0)
+		r = make_root(ufs);
 	if (r < 0) {
-		lm_err(err, r, "union: inode table");
+		lm_err(err, r, "union: root directory");
 		goto fail;
 	}
 	*ret = ufs;

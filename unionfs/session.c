@@ -74,18 +74,6 @@ void ufs_notify_attr_changed(struct ufs *ufs, struct ufs_node *node)
 		fuse_lowlevel_notify_inval_inode(ufs->se, ufs_nodeid(ufs, node), -1, 0);
 }
 
-static int make_root(struct ufs *ufs)
-{
-	struct ufs_found f = { .layer = ufs->first_layer, .last_layer = ufs->nlayers - 1 };
-	int top = ufs->layers[ufs->first_layer].fd;
-	if (fstatat(top, "", &f.st, AT_EMPTY_PATH) < 0)
-		return -errno;
-	f.merged = ufs->nlayers - ufs->first_layer > 1;
-	f.st.st_ino = ufs_ino_map(ufs, ufs->first_layer, &f.st);
-	ufs->root = ufs_node_get_or_create(ufs, NULL, "", &f, true);
-	return ufs->root ? 0 : -ENOMEM;
-}
-
 /* The mount options for the kernel: ours, then the user's. */
 static int build_fuse_args(const struct lamina_union_config *config, struct fuse_args *args)
 {
@@ -182,11 +170,7 @@ int lamina_union_run(const struct lamina_union_config *config, struct lm_error *
 	int r = ufs_open(config, &ufs, err);
 	if (r < 0)
 		return r;
-	r = make_root(ufs);
-	if (r < 0)
-		lm_err(err, r, "mount '%s': root directory", config->mountpoint);
-	else
-		r = serve(ufs, config, err);
+	r = serve(ufs, config, err);
 	ufs_close(ufs);
 	return r;
 }
