@@ -35,9 +35,9 @@ int ufs_work_purge(struct ufs *ufs)
 	return lm_empty_dir(ufs->work_fd);
 }
 
-/* Copies the user-visible xattrs of src to dst (both "/proc/self/fd/..."
- * paths); private overlay xattrs stay behind. */
-int ufs_copy_xattrs(const char *src, const char *dst)
+/* Copies the xattrs of src to dst (both "/proc/self/fd/..." paths); the
+ * union's own markers stay behind, escaped user ones go along. */
+int ufs_copy_xattrs(const struct ufs *ufs, const char *src, const char *dst)
 {
 	char list[64 * 1024];
 	ssize_t len = llistxattr(src, list, sizeof(list));
@@ -47,7 +47,7 @@ int ufs_copy_xattrs(const char *src, const char *dst)
 	if (!value)
 		return -ENOMEM;
 	for (char *name = list; name < list + len; name += strlen(name) + 1) {
-		if (ufs_xattr_is_private(name))
+		if (ufs_xattr_is_marker(ufs, name))
 			continue;
 		ssize_t vlen = lgetxattr(src, name, value, XATTR_SIZE_MAX);
 		if (vlen < 0) {
@@ -108,7 +108,7 @@ static int copy_metadata(struct ufs *ufs, int lpfd, const char *name, const stru
 		return -errno;
 	ufs_proc_path(src, sizeof(src), lpfd, name);
 	ufs_proc_path(dst, sizeof(dst), ufs->work_fd, tmp);
-	int r = ufs_copy_xattrs(src, dst);
+	int r = ufs_copy_xattrs(ufs, src, dst);
 	if (r < 0)
 		return r;
 	if (!S_ISLNK(st->st_mode) && fchmodat(ufs->work_fd, tmp, st->st_mode & 07777, 0) < 0)

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -55,22 +56,26 @@ static bool probe_mknod(struct ufs *ufs)
 	return true;
 }
 
+static void set_xattr_prefix(struct ufs *ufs, const char *prefix)
+{
+	ufs->xattr_prefix = prefix;
+	snprintf(ufs->xattr_opaque, sizeof(ufs->xattr_opaque), "%sopaque", prefix);
+	snprintf(ufs->xattr_origin, sizeof(ufs->xattr_origin), "%slamina.ino", prefix);
+}
+
 /* trusted.* xattrs need CAP_SYS_ADMIN; without it the markers use user.*,
  * as the kernel's userxattr option does. */
 static void probe_xattr_namespace(struct ufs *ufs)
 {
 	char name[64];
 	ufs_tmp_name(ufs, name, sizeof(name));
-	ufs->xattr_opaque = "user.overlay.opaque";
-	ufs->xattr_origin = "user.lamina.ino";
+	set_xattr_prefix(ufs, "user.overlay.");
 	if (mkdirat(ufs->work_fd, name, 0700) < 0)
 		return;
 	char path[128];
 	ufs_proc_path(path, sizeof(path), ufs->work_fd, name);
-	if (lsetxattr(path, "trusted.lamina.probe", "y", 1, 0) == 0) {
-		ufs->xattr_opaque = "trusted.overlay.opaque";
-		ufs->xattr_origin = "trusted.lamina.ino";
-	}
+	if (lsetxattr(path, "trusted.overlay.lamina.probe", "y", 1, 0) == 0)
+		set_xattr_prefix(ufs, "trusted.overlay.");
 	unlinkat(ufs->work_fd, name, AT_REMOVEDIR);
 }
 
@@ -122,8 +127,7 @@ int ufs_open(const struct lamina_union_config *config, struct ufs **ret, struct 
 	ufs->fsync = config->fsync;
 	ufs->timeout = config->timeout;
 	ufs->debug = config->debug;
-	ufs->xattr_opaque = "trusted.overlay.opaque";
-	ufs->xattr_origin = "trusted.lamina.ino";
+	set_xattr_prefix(ufs, "trusted.overlay.");
 	int r = ufs->layers ? 0 : lm_err(err, -ENOMEM, "union");
 	if (r < 0)
 		goto fail;

@@ -1,14 +1,16 @@
 /*
  * unionfs/ops-xattr.c: FUSE adapters for extended attributes. The merged
  * object shows the xattrs of its topmost layer; setting or removing one
- * copies the object up first. The union's own xattrs (overlay.*, lamina.*)
- * are never shown and cannot be set, as overlayfs does for its own.
+ * copies the object up first. Names go through xattr.c, so the union's own
+ * markers are never shown and a user's name in the private namespace is
+ * stored escaped, as overlayfs does.
  */
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/limits.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -50,8 +52,9 @@ void ufs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t si
 {
 	struct ufs *ufs = ufs_of(req);
 	struct ufs_node *node = ufs_node_of(ufs, ino);
-	if (ufs_xattr_is_private(name)) {
-		fuse_reply_err(req, ENODATA);
+	char disk[XATTR_NAME_MAX + 16];
+	if (ufs_xattr_to_disk(ufs, name, disk, sizeof(disk)) < 0) {
+		fuse_reply_err(req, ERANGE);
 		return;
 	}
 	char path[64 + NAME_MAX];
@@ -66,22 +69,24 @@ void ufs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t si
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	reply_size_or_data(req, size, buf, lgetxattr(path, name, buf, size));
+	reply_size_or_data(req, size, buf, lgetxattr(path, disk, buf, size));
 }
 
-/* Drops the private names from a listxattr result in place. */
-static ssize_t filter_private(char *list, ssize_t len)
+/* Turns an on-disk listxattr result into the names users see, into out
+ * (as large as the input: names only shrink or vanish). */
+static ssize_t names_from_disk(const struct ufs *ufs, const char *list, ssize_t len, char *out)
 {
-	ssize_t out = 0;
-	for (ssize_t i = 0; i < len;) {
-		size_t l = strlen(list + i) + 1;
-		if (!ufs_xattr_is_private(list + i)) {
-			memmove(list + out, list + i, l);
-			out += l;
-		}
-		i += l;
+	ssize_t used = 0;
+	char buf[XATTR_NAME_MAX + 1];
+	for (ssize_t i = 0; i < len; i += strlen(list + i) + 1) {
+		const char *shown = ufs_xattr_from_disk(ufs, list + i, buf, sizeof(buf));
+		if (!shown)
+			continue;
+		size_t l = strlen(shown) + 1;
+		memcpy(out + used, shown, l);
+		used += l;
 	}
-	return out;
+	return used;
 }
 
 void ufs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
@@ -102,7 +107,8 @@ void ufs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		return;
 	}
 	_cleanup_free_ char *list = malloc(len + 1);
-	if (!list) {
+	_cleanup_free_ char *shown = malloc(len + 1);
+	if (!list || !shown) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
@@ -111,20 +117,21 @@ void ufs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		fuse_reply_err(req, errno);
 		return;
 	}
-	len = filter_private(list, len);
+	len = names_from_disk(ufs, list, len, shown);
 	if (size && (size_t)len > size) {
 		fuse_reply_err(req, ERANGE);
 		return;
 	}
-	reply_size_or_data(req, size, list, len);
+	reply_size_or_data(req, size, shown, len);
 }
 
 /* Copies node up and runs fn on its upper xattr path. */
 static int modify_xattr(struct ufs *ufs, struct ufs_node *node, const char *name,
 			int (*fn)(const char *path, const char *name, const void *arg), const void *arg)
 {
-	if (ufs_xattr_is_private(name))
-		return -EPERM;
+	char disk[XATTR_NAME_MAX + 16];
+	if (ufs_xattr_to_disk(ufs, name, disk, sizeof(disk)) < 0)
+		return -ERANGE;
 	int r = ufs_copy_up(ufs, node);
 	if (r < 0)
 		return r;
@@ -133,7 +140,7 @@ static int modify_xattr(struct ufs *ufs, struct ufs_node *node, const char *name
 	r = node_xattr_path(ufs, node, 0, path, sizeof(path), &pfd);
 	if (r < 0)
 		return r;
-	return fn(path, name, arg);
+	return fn(path, disk, arg);
 }
 
 struct set_args {

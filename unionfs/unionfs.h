@@ -73,8 +73,9 @@ struct ufs {
 	int work_fd;              /* O_PATH of WORK/work, -1 without upper */
 	bool same_dev;            /* every layer on one file system: real st_ino is unique */
 	bool whiteout_mknod;      /* can mknod 0/0 in the upper: kernel-form whiteouts */
-	const char *xattr_opaque; /* "trusted.overlay.opaque" (root) or "user.overlay.opaque" */
-	const char *xattr_origin; /* where a copied-up object keeps its reported st_ino */
+	const char *xattr_prefix; /* private namespace: "trusted.overlay." or "user.overlay." */
+	char xattr_opaque[32];    /* PREFIX "opaque" */
+	char xattr_origin[32];    /* PREFIX "lamina.ino": a copied-up object's reported st_ino */
 	bool fsync;
 	double timeout;
 	bool debug;
@@ -192,8 +193,16 @@ int ufs_dir_is_opaque(struct ufs *ufs, int parent_fd, const char *name, int dirf
 int ufs_whiteout_create(struct ufs *ufs, int parent_fd, const char *name);
 /* Marks the upper directory name (in parent_fd) opaque. */
 int ufs_set_opaque(struct ufs *ufs, int parent_fd, const char *name);
-/* Whether the xattr name is one of the private overlay/lamina ones. */
-bool ufs_xattr_is_private(const char *name);
+
+/* xattr.c: the private xattr namespace */
+/* The name to use on disk for the user's xattr name (escaped if it is in the
+ * private namespace). -ERANGE if it does not fit in buf. */
+int ufs_xattr_to_disk(const struct ufs *ufs, const char *name, char *buf, size_t size);
+/* The name users see for the on-disk xattr disk, or NULL for the union's own
+ * markers, which are never shown. May return disk itself or buf. */
+const char *ufs_xattr_from_disk(const struct ufs *ufs, const char *disk, char *buf, size_t size);
+/* Whether the on-disk name is one of the union's own markers. */
+bool ufs_xattr_is_marker(const struct ufs *ufs, const char *disk);
 
 /* ino.c: stable inode numbers */
 uint64_t ufs_ino_map(const struct ufs *ufs, int layer, const struct stat *st);
@@ -214,8 +223,9 @@ int ufs_node_stat(struct ufs *ufs, struct ufs_node *node, struct stat *ret);
 /* Makes node exist in the upper layer (parents first). 0 when done, also when
  * another thread already did it. */
 int ufs_copy_up(struct ufs *ufs, struct ufs_node *node);
-/* Copies the user-visible xattrs between two "/proc/self/fd/..." paths. */
-int ufs_copy_xattrs(const char *src, const char *dst);
+/* Copies the xattrs except the union's markers between two
+ * "/proc/self/fd/..." paths. */
+int ufs_copy_xattrs(const struct ufs *ufs, const char *src, const char *dst);
 /* Creates a temporary name in the workdir (for atomic creation). */
 void ufs_tmp_name(struct ufs *ufs, char buf[], size_t size);
 /* Clears what a crash left in the workdir. */

@@ -114,14 +114,3 @@ int ufs_set_opaque(struct ufs *ufs, int parent_fd, const char *name)
 	close(fd);
 	return 0;
 }
-
-bool ufs_xattr_is_private(const char *name)
-{
-	static const char *const prefixes[] = {
-		"trusted.overlay.", "user.overlay.", "trusted.lamina.", "user.lamina.",
-	};
-	for (size_t i = 0; i < ELEMENTSOF(prefixes); i++)
-		if (!strncmp(name, prefixes[i], strlen(prefixes[i])))
-			return true;
-	return false;
-}

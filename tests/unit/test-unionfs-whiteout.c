@@ -136,15 +136,30 @@ START_TEST(name_rules)
 	ck_assert_ptr_null(ufs_whiteout_target(".wh."));
 	ck_assert_ptr_null(ufs_whiteout_target(".wh..wh..opq"));
 	ck_assert_ptr_null(ufs_whiteout_target("abc"));
-	ck_assert(ufs_xattr_is_private("trusted.overlay.opaque"));
-	ck_assert(ufs_xattr_is_private("user.overlay.origin"));
-	ck_assert(ufs_xattr_is_private("trusted.lamina.ino"));
-	ck_assert(!ufs_xattr_is_private("user.mime_type"));
-	ck_assert(!ufs_xattr_is_private("security.capability"));
 	struct stat st = { .st_mode = S_IFCHR, .st_rdev = makedev(0, 0) };
 	ck_assert(ufs_is_whiteout_stat(&st));
 	st.st_rdev = makedev(1, 3);
 	ck_assert(!ufs_is_whiteout_stat(&st));
+}
+END_TEST
+
+START_TEST(private_xattrs_hidden_user_ones_escaped)
+{
+	struct ufs *ufs = open_union();
+	char buf[64];
+	ck_assert_str_eq(ufs->xattr_prefix, "trusted.overlay.");
+	ck_assert_ptr_null(ufs_xattr_from_disk(ufs, "trusted.overlay.opaque", buf, sizeof(buf)));
+	ck_assert_ptr_null(ufs_xattr_from_disk(ufs, ufs->xattr_origin, buf, sizeof(buf)));
+	ck_assert_str_eq(ufs_xattr_from_disk(ufs, "trusted.overlay.overlay.opaque", buf, sizeof(buf)),
+			 "trusted.overlay.opaque");
+	ck_assert_str_eq(ufs_xattr_from_disk(ufs, "user.mime_type", buf, sizeof(buf)), "user.mime_type");
+	ck_assert_int_eq(ufs_xattr_to_disk(ufs, "trusted.overlay.opaque", buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "trusted.overlay.overlay.opaque");
+	ck_assert_int_eq(ufs_xattr_to_disk(ufs, "security.capability", buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "security.capability");
+	ck_assert(ufs_xattr_is_marker(ufs, "trusted.overlay.opaque"));
+	ck_assert(!ufs_xattr_is_marker(ufs, "trusted.overlay.overlay.x"));
+	ufs_close(ufs);
 }
 END_TEST
 
@@ -294,6 +309,7 @@ int main(void)
 	TCase *tc = tcase_create("markers");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, name_rules);
+	tcase_add_test(tc, private_xattrs_hidden_user_ones_escaped);
 	tcase_add_test(tc, whiteouts_in_both_forms_hide_lower_names);
 	tcase_add_test(tc, marker_does_not_hide_its_own_layer);
 	tcase_add_test(tc, opaque_in_both_forms_stop_the_merge);
