@@ -103,7 +103,9 @@ int lm_open_beneath(int dirfd, const char *path, int flags, mode_t mode, unsigne
 		return -EXDEV;
 	if (!use_fallback()) {
 		int r = open_beneath_openat2(dirfd, path, flags, mode, resolve);
-		if (r != -ENOSYS && r != -EPERM)
+		/* deeper than PATH_MAX: walk it one component at a time */
+		bool too_long = r == -ENAMETOOLONG && strlen(path) >= PATH_MAX;
+		if (r != -ENOSYS && r != -EPERM && !too_long)
 			return r;
 	}
 	return open_beneath_walk(dirfd, path, flags, mode, resolve);
