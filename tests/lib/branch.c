@@ -302,10 +302,13 @@ static void build_owner(const char *root, const struct spec_line *l)
 	tl_chown(root, l->path, uid, gid);
 }
 
-static void build_line(const char *root, const struct spec_line *l)
+static void build_line(const char *root, const struct spec_line *l, unsigned flags)
 {
 	char b1[4096], b2[4096];
 	const char *k = l->keyword;
+
+	if (flags & TL_BUILD_KERNEL_MARKERS)
+		k = !strcmp(k, "wh") ? "whiteout" : !strcmp(k, "opq") ? "opaque" : k;
 	_cleanup_free_ char *text = NULL;
 
 	if (!strcmp(k, "dir"))
@@ -359,6 +362,11 @@ static int set_epoch(const char *path, const struct stat *st, int type, struct F
 
 void tl_branch_build(const char *root, const char *const *spec)
 {
+	tl_branch_build_flags(root, spec, 0);
+}
+
+void tl_branch_build_flags(const char *root, const char *const *spec, unsigned flags)
+{
 	struct spec_line l;
 	int r = tl_mkdir_p(root, 0755);
 
@@ -366,7 +374,7 @@ void tl_branch_build(const char *root, const char *const *spec)
 		tl_fail("branch '%s': %s", root, tl_errname(-r));
 	for (size_t i = 0; spec && spec[i]; i++) {
 		parse_line(spec[i], &l);
-		build_line(root, &l);
+		build_line(root, &l, flags);
 	}
 	if (nftw(root, set_epoch, 32, FTW_PHYS) < 0)
 		tl_fail("branch '%s': walk: %m", root);

@@ -54,14 +54,16 @@ static void side_build(struct side *s, const char *dir, enum tl_backend backend,
 	s->name = tl_backend_name(backend);
 	s->dir = tl_strdupf("%s/%s", dir, backend == TL_KERNEL ? "kernel" : "fuse");
 	s->extra = backend == TL_KERNEL ? sc->kernel_opts : sc->fuse_opts;
+	unsigned build = backend == TL_KERNEL && (sc->flags & TL_ORACLE_KERNEL_MARKERS) ? TL_BUILD_KERNEL_MARKERS : 0;
+
 	for (s->nlowers = 0; s->nlowers < TL_MAX_LOWERS && lay->lowers[s->nlowers]; s->nlowers++) {
 		s->lowers[s->nlowers] = tl_strdupf("%s/l%zu", s->dir, s->nlowers);
-		tl_branch_build(s->lowers[s->nlowers], lay->lowers[s->nlowers]);
+		tl_branch_build_flags(s->lowers[s->nlowers], lay->lowers[s->nlowers], build);
 	}
 	if (!lay->readonly) {
 		s->upper = tl_strdupf("%s/u", s->dir);
 		s->work = tl_strdupf("%s/w", s->dir);
-		tl_branch_build(s->upper, lay->upper);
+		tl_branch_build_flags(s->upper, lay->upper, build);
 		tl_mkdir(s->work, ".", 0755);
 	}
 }
@@ -207,9 +209,11 @@ size_t tl_oracle_run(const struct tl_scenario *sc, const char *dir, enum tl_back
 	diffs += section(report, &sec, "%s: steps differ (errno or observation)", sc->name);
 	tl_tree_diff(&ktree, &ftree, k.name, f.name, sc->diff_flags, &sec);
 	diffs += section(report, &sec, "%s: merged trees differ", sc->name);
-	if (!sc->layout.readonly && !(sc->flags & TL_ORACLE_NO_INTEROP)) {
+	if (!sc->layout.readonly && !(sc->flags & (TL_ORACLE_NO_INTEROP_A | TL_ORACLE_KERNEL_MARKERS))) {
 		interop(&f, TL_KERNEL, sc->kernel_opts, &ftree, sc->diff_flags, &sec);
 		diffs += section(report, &sec, "%s: interop (a), the kernel on %s's upper", sc->name, f.name);
+	}
+	if (!sc->layout.readonly && !(sc->flags & TL_ORACLE_NO_INTEROP_B)) {
 		interop(&k, fuse, sc->fuse_opts, &ktree, sc->diff_flags, &sec);
 		diffs += section(report, &sec, "%s: interop (b), %s on the kernel's upper", sc->name, f.name);
 	}
@@ -222,6 +226,26 @@ out:
 	side_release(&k);
 	side_release(&f);
 	return diffs;
+}
+
+bool tl_kernel_accepts(const char *extra)
+{
+	_cleanup_free_ char *dir = tl_scratch_new(tl_scratch_base, "probe");
+	_cleanup_free_ char *l1 = tl_strdupf("%s/l1", dir), *u = tl_strdupf("%s/u", dir);
+	_cleanup_free_ char *w = tl_strdupf("%s/w", dir), *m = tl_strdupf("%s/m", dir);
+	const char *lowers[] = { l1 };
+	struct tl_union_opts o = { lowers, 1, u, w, extra };
+	struct tl_union un;
+	bool ok;
+
+	tl_mkdir(l1, ".", 0755);
+	tl_mkdir(u, ".", 0755);
+	tl_mkdir(w, ".", 0755);
+	tl_mkdir(m, ".", 0755);
+	ok = tl_union_mount(&un, TL_KERNEL, &o, m) == 0;
+	tl_union_umount(&un);
+	tl_scratch_remove(dir);
+	return ok;
 }
 
 void tl_oracle_assert(const struct tl_scenario *sc)

@@ -322,6 +322,16 @@ void tl_mtime(const char *root, const char *path, time_t sec);
  */
 void tl_branch_build(const char *root, const char *const *spec);
 
+/* tl_branch_build() flags. */
+enum {
+	/* Writes "wh" and "opq" lines in the kernel's form ("whiteout",
+	 * "opaque"): the kernel reads only that form, so an oracle run gives
+	 * the kernel this translation of a layout whose FUSE side has the
+	 * .wh. form, and the merged views must still be equal. */
+	TL_BUILD_KERNEL_MARKERS = 1 << 0,
+};
+void tl_branch_build_flags(const char *root, const char *const *spec, unsigned flags);
+
 /* --------------------------------------------------------------- tree.c */
 
 /* One object of a snapshot. */
@@ -412,12 +422,13 @@ enum {
  * and "  PATH: only in NAME_A (TYPE)". Returns the number of differences.
  *
  * Compared for every object: presence, type and permission bits, uid, gid,
- * xattrs (user.*, trusted.*), the d_type readdir gave, read errors, and
- * whether readdir's d_ino equals st_ino (a union must report one inode
- * number for an object, and the kernel does).
+ * xattrs (user.*, trusted.*), the d_type readdir gave, read errors.
  * Compared for non-directories: size, content hash (with the first bytes,
  * for people), symlink target, device number, link count, hard-link group,
- * sparseness, and mtime within TL_MTIME_SLACK.
+ * sparseness, mtime within TL_MTIME_SLACK, and whether readdir's d_ino
+ * equals st_ino (one inode number per object: the kernel guarantees it for
+ * non-directories when all layers are on one file system, but not for
+ * merged directories, whose d_ino is the upper directory's).
  * Not compared, because implementations legitimately differ:
  * - st_ino and st_dev values: each implementation numbers its own inodes;
  *   what must hold (one number per object, hard links share it) is compared
@@ -506,7 +517,7 @@ size_t tl_log_diff(const struct tl_log *a, const struct tl_log *b, const char *n
 
 /* ------------------------------------------------------------- oracle.c */
 
-#define TL_MAX_LOWERS 8
+#define TL_MAX_LOWERS 128 /* the "at least 128 lowers" */
 
 /* The branches of a scenario, as tl_branch_build() specs. */
 struct tl_layout {
@@ -537,7 +548,14 @@ const char *tl_ctx_path(struct tl_ctx *ctx, const char *rel);
 
 /* Flags of a scenario. */
 enum {
-	TL_ORACLE_NO_INTEROP = 1 << 0, /* skip the two interop mounts */
+	TL_ORACLE_NO_INTEROP_A = 1 << 0, /* skip interop (a), the kernel on fuse's upper */
+	TL_ORACLE_NO_INTEROP_B = 1 << 1, /* skip interop (b), fuse on the kernel's upper */
+	TL_ORACLE_NO_INTEROP = TL_ORACLE_NO_INTEROP_A | TL_ORACLE_NO_INTEROP_B,
+	/* The kernel side's branches are built with TL_BUILD_KERNEL_MARKERS,
+	 * the FUSE side's as written: for the .wh. forms, which only FUSE
+	 * reads. Implies TL_ORACLE_NO_INTEROP_A (the kernel cannot read the
+	 * FUSE side's lowers). */
+	TL_ORACLE_KERNEL_MARKERS = 1 << 2,
 	/* the tl_tree_diff flags (TL_DIFF_*) go in diff_flags */
 };
 
@@ -570,6 +588,13 @@ struct tl_scenario {
  * implementations agree); a mount or unmount that fails counts as one.
  */
 size_t tl_oracle_run(const struct tl_scenario *sc, const char *dir, enum tl_backend fuse, struct tl_buf *report);
+
+/*
+ * Whether the kernel mounts an overlay with upper and extra options (such as
+ * "index=on", which needs file handles the file system may not have) on the
+ * file system of $TMPDIR, where the tests' branches are.
+ */
+bool tl_kernel_accepts(const char *extra);
 
 /*
  * For a Check test: runs sc with tl_oracle_run() in a new directory below

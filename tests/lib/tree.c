@@ -346,6 +346,8 @@ static bool field_skipped(enum field f, const struct tl_node *n, unsigned flags)
 {
 	if (f >= F_SIZE && S_ISDIR(n->mode))
 		return true;
+	if (f == F_DINO && S_ISDIR(n->mode))
+		return true; /* the kernel's merged dirs: d_ino != st_ino */
 	return (f == F_NLINK && (flags & TL_DIFF_NO_NLINK)) || (f == F_SPARSE && (flags & TL_DIFF_NO_SPARSE)) ||
 	       (f == F_DINO && (flags & TL_DIFF_NO_DINO)) || (f == F_CONTENT && !S_ISREG(n->mode)) ||
 	       (f == F_SPARSE && !S_ISREG(n->mode)) || (f == F_TARGET && !S_ISLNK(n->mode)) ||
