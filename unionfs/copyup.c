@@ -37,10 +37,13 @@ int ufs_work_purge(struct ufs *ufs)
 
 /* Copies the xattrs of src to dst (both "/proc/self/fd/..." paths); the
  * union's own markers stay behind, escaped user ones go along. */
-int ufs_copy_xattrs(const struct ufs *ufs, const char *src, const char *dst)
+int ufs_copy_xattrs(const struct ufs *ufs, const char *src, const char *dst, bool follow)
 {
+	ssize_t (*list_fn)(const char *, char *, size_t) = follow ? listxattr : llistxattr;
+	ssize_t (*get_fn)(const char *, const char *, void *, size_t) = follow ? getxattr : lgetxattr;
+	int (*set_fn)(const char *, const char *, const void *, size_t, int) = follow ? setxattr : lsetxattr;
 	char list[64 * 1024];
-	ssize_t len = llistxattr(src, list, sizeof(list));
+	ssize_t len = list_fn(src, list, sizeof(list));
 	if (len < 0)
 		return errno == ENOTSUP ? 0 : -errno;
 	_cleanup_free_ char *value = malloc(XATTR_SIZE_MAX);
@@ -49,13 +52,13 @@ int ufs_copy_xattrs(const struct ufs *ufs, const char *src, const char *dst)
 	for (char *name = list; name < list + len; name += strlen(name) + 1) {
 		if (ufs_xattr_is_marker(ufs, name))
 			continue;
-		ssize_t vlen = lgetxattr(src, name, value, XATTR_SIZE_MAX);
+		ssize_t vlen = get_fn(src, name, value, XATTR_SIZE_MAX);
 		if (vlen < 0) {
 			if (errno == ENODATA)
 				continue;
 			return -errno;
 		}
-		if (lsetxattr(dst, name, value, vlen, 0) < 0) {
+		if (set_fn(dst, name, value, vlen, 0) < 0) {
 			/* user.* on a symlink or special file is refused by the
 			 * upper fs: the kernel skips those as well */
 			if (errno == EPERM && !strncmp(name, "user.", 5))
@@ -108,7 +111,7 @@ static int copy_metadata(struct ufs *ufs, int lpfd, const char *name, const stru
 		return -errno;
 	ufs_proc_path(src, sizeof(src), lpfd, name);
 	ufs_proc_path(dst, sizeof(dst), ufs->work_fd, tmp);
-	int r = ufs_copy_xattrs(ufs, src, dst);
+	int r = ufs_copy_xattrs(ufs, src, dst, false);
 	if (r < 0)
 		return r;
 	if (!S_ISLNK(st->st_mode) && fchmodat(ufs->work_fd, tmp, st->st_mode & 07777, 0) < 0)
@@ -161,6 +164,41 @@ static int copy_up_locked(struct ufs *ufs, struct ufs_node *node, int layer)
 	return 0;
 }
 
+/* The open, unlinked lower file that is changed (fchmod after unlink): as
+ * the kernel, the change goes to a copy, here an unnamed O_TMPFILE in the
+ * workdir that the node's open files move to. */
+static int copy_up_unnamed(struct ufs *ufs, struct ufs_node *node)
+{
+	_cleanup_close_ int src = ufs_node_kept_fd(ufs, node);
+	if (src < 0)
+		return src;
+	struct stat st;
+	if (fstat(src, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -ESTALE;
+	_cleanup_close_ int dst = openat(ufs->work_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (dst < 0)
+		return -errno;
+	int r = lm_copy_data(src, dst, st.st_size);
+	if (r < 0)
+		return r;
+	if (fchown(dst, st.st_uid, st.st_gid) < 0)
+		return -errno;
+	char sp[64], dp[64];
+	ufs_proc_path(sp, sizeof(sp), src, NULL);
+	ufs_proc_path(dp, sizeof(dp), dst, NULL);
+	r = ufs_copy_xattrs(ufs, sp, dp, true);
+	if (r < 0)
+		return r;
+	struct timespec times[2] = { st.st_atim, st.st_mtim };
+	if (fchmod(dst, st.st_mode & 07777) < 0 || futimens(dst, times) < 0)
+		return -errno;
+	ufs_node_replace_kept_fd(ufs, node, TAKE_FD(dst));
+	atomic_store(&node->layer, 0);
+	return 0;
+}
+
 int ufs_copy_up(struct ufs *ufs, struct ufs_node *node)
 {
 	if (ufs_upper(ufs) < 0)
@@ -177,7 +215,12 @@ int ufs_copy_up(struct ufs *ufs, struct ufs_node *node)
 	if (removed || !parent) {
 		if (parent)
 			ufs_node_unref(ufs, parent);
-		return -ESTALE;
+		if (!removed)
+			return -ESTALE;
+		pthread_mutex_lock(&node->copyup_lock);
+		int r = atomic_load(&node->layer) == 0 ? 0 : copy_up_unnamed(ufs, node);
+		pthread_mutex_unlock(&node->copyup_lock);
+		return r;
 	}
 	int r = ufs_copy_up(ufs, parent);
 	ufs_node_unref(ufs, parent);

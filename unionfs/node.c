@@ -365,3 +365,23 @@ int ufs_node_fstat_kept(struct ufs *ufs, struct ufs_node *node, struct stat *st)
 	pthread_mutex_unlock(&ufs->nodes_lock);
 	return r;
 }
+
+int ufs_node_kept_fd(struct ufs *ufs, struct ufs_node *node)
+{
+	pthread_mutex_lock(&ufs->nodes_lock);
+	int fd = node->open_fd < 0 ? -ESTALE : fcntl(node->open_fd, F_DUPFD_CLOEXEC, 3);
+	if (fd == -1)
+		fd = -errno;
+	pthread_mutex_unlock(&ufs->nodes_lock);
+	return fd;
+}
+
+void ufs_node_replace_kept_fd(struct ufs *ufs, struct ufs_node *node, int fd)
+{
+	pthread_mutex_lock(&ufs->nodes_lock);
+	int old = node->open_fd;
+	node->open_fd = fd;
+	pthread_mutex_unlock(&ufs->nodes_lock);
+	if (old >= 0)
+		close(old);
+}

@@ -177,6 +177,16 @@ static int node_setattr(struct ufs *ufs, struct ufs_node *node, const struct sta
 	}
 	if (fd >= 0)
 		return apply_setattr(ufs, node, fd, -1, NULL, attr, to_set);
+	pthread_rwlock_rdlock(&ufs->tree_lock);
+	bool removed = node->removed;
+	pthread_rwlock_unlock(&ufs->tree_lock);
+	if (removed) {
+		/* an open file whose last name is gone (fchmod after unlink) */
+		_cleanup_close_ int kept = ufs_node_kept_fd(ufs, node);
+		if (kept < 0)
+			return kept;
+		return apply_setattr(ufs, node, kept, -1, NULL, attr, to_set);
+	}
 	if (!node->parent) {
 		_cleanup_close_ int rfd = ufs_node_open(ufs, node, O_RDONLY | O_DIRECTORY);
 		if (rfd < 0)

@@ -44,13 +44,33 @@ static int open_flags(int flags)
 	return (flags & ~(O_CREAT | O_EXCL | O_NOCTTY)) | O_NOFOLLOW | O_CLOEXEC;
 }
 
+/* The node's upper object, opened anew: by name, or for a removed node
+ * through its unnamed copy (only /proc can reopen an fd with other flags). */
+static int reopen_upper(struct ufs *ufs, struct ufs_node *node, int flags)
+{
+	pthread_rwlock_rdlock(&ufs->tree_lock);
+	bool removed = node->removed;
+	pthread_rwlock_unlock(&ufs->tree_lock);
+	if (!removed)
+		return ufs_node_open(ufs, node, flags);
+	int kept = ufs_node_kept_fd(ufs, node);
+	if (kept < 0)
+		return kept;
+	char path[64];
+	ufs_proc_path(path, sizeof(path), kept, NULL);
+	int fd = open(path, flags & ~O_NOFOLLOW);
+	int r = fd < 0 ? -errno : fd;
+	close(kept);
+	return r;
+}
+
 int ufs_file_fd(struct ufs *ufs, struct ufs_file *f)
 {
 	pthread_mutex_lock(&f->lock);
 	int node_layer = atomic_load(&f->node->layer);
 	if (node_layer < f->layer) {
 		/* copied up since it was opened: follow the data upwards */
-		int fd = ufs_node_open(ufs, f->node, open_flags(f->flags & ~O_TRUNC));
+		int fd = reopen_upper(ufs, f->node, open_flags(f->flags & ~O_TRUNC));
 		if (fd >= 0) {
 			lm_close(f->fd);
 			f->fd = fd;

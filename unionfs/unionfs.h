@@ -153,6 +153,11 @@ void ufs_node_file_opened(struct ufs *ufs, struct ufs_node *node, int fd);
 void ufs_node_file_closed(struct ufs *ufs, struct ufs_node *node);
 /* fstat through the kept fd; -ESTALE without one. */
 int ufs_node_fstat_kept(struct ufs *ufs, struct ufs_node *node, struct stat *st);
+/* A duplicate of the kept fd (caller closes), or -ESTALE. */
+int ufs_node_kept_fd(struct ufs *ufs, struct ufs_node *node);
+/* Makes fd (owned from now on) the kept fd: the unnamed upper copy of a
+ * removed lower file. */
+void ufs_node_replace_kept_fd(struct ufs *ufs, struct ufs_node *node, int fd);
 /* The name (old_parent, old_name) of node is now (new_parent, new_name). */
 int ufs_node_name_moved(struct ufs *ufs, struct ufs_node *node, struct ufs_node *old_parent, const char *old_name,
 			struct ufs_node *new_parent, const char *new_name);
@@ -221,11 +226,13 @@ int ufs_node_stat(struct ufs *ufs, struct ufs_node *node, struct stat *ret);
 
 /* copyup.c */
 /* Makes node exist in the upper layer (parents first). 0 when done, also when
- * another thread already did it. */
+ * another thread already did it. A node whose last name is gone but that has
+ * open files gets an unnamed copy (O_TMPFILE) its open files move to. */
 int ufs_copy_up(struct ufs *ufs, struct ufs_node *node);
 /* Copies the xattrs except the union's markers between two
- * "/proc/self/fd/..." paths. */
-int ufs_copy_xattrs(const struct ufs *ufs, const char *src, const char *dst);
+ * "/proc/self/fd/..." paths; follow: the paths name fds of the objects
+ * themselves (not a parent's fd and a name). */
+int ufs_copy_xattrs(const struct ufs *ufs, const char *src, const char *dst, bool follow);
 /* Creates a temporary name in the workdir (for atomic creation). */
 void ufs_tmp_name(struct ufs *ufs, char buf[], size_t size);
 /* Clears what a crash left in the workdir. */
