@@ -80,8 +80,7 @@ void write_at(struct tl_ctx *ctx, const char *rel, int flags, const char *text, 
 		TV(write(fd, text, strlen(text)));
 	else
 		TV(pwrite(fd, text, strlen(text), offset));
-	if (fd >= 0)
-		T(close(fd));
+	CLOSE(fd);
 }
 
 const char *parent_of(struct tl_ctx *ctx, const char *rel)

@@ -56,6 +56,11 @@ extern const char *const std_lower0[], *const std_lower1[], *const std_upper[];
 #define P(rel) tl_ctx_path(ctx, (rel))          /* full path, for calls without *at() */
 #define ROOT (ctx->root)
 #define LOG (ctx->log)
+#define CLOSE(fd)                          \
+	do {                               \
+		if ((fd) >= 0)             \
+			T(close(fd));      \
+	} while (0)
 
 /* Common observations after a step. */
 /* lstat of rel and its content (regular files). */

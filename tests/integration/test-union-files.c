@@ -92,8 +92,7 @@ static void st_read(struct tl_ctx *ctx)
 	tl_log_pread(LOG, "past end", fd, 4, 1 << 22);
 	TV(lseek(fd, 0, SEEK_END));
 	tl_log_fstat(LOG, "fd", fd);
-	if (fd >= 0)
-		T(close(fd));
+	CLOSE(fd);
 }
 
 static void st_write(struct tl_ctx *ctx)
@@ -142,8 +141,7 @@ static void st_open_rdwr(struct tl_ctx *ctx)
 	int fd = T(openat(ROOT, ARG, O_RDWR));
 
 	tl_log_pread(LOG, "rdwr", fd, 16, 0);
-	if (fd >= 0)
-		T(close(fd));
+	CLOSE(fd);
 	obs(ctx, ARG);
 }
 
@@ -156,12 +154,10 @@ static void st_open_special(struct tl_ctx *ctx)
 	T(openat(ROOT, "lo", O_RDONLY | O_DIRECTORY));
 	T(openat(ROOT, "lolink", O_RDONLY | O_NOFOLLOW));
 	fd = T(openat(ROOT, "lofifo", O_RDONLY | O_NONBLOCK));
-	if (fd >= 0)
-		T(close(fd));
+	CLOSE(fd);
 	fd = T(openat(ROOT, "lochr", O_RDWR)); /* 1:3, /dev/null: devices work on the mount */
 	TV(write(fd, "x", 1));
-	if (fd >= 0)
-		T(close(fd));
+	CLOSE(fd);
 	T(openat(ROOT, "losock", O_RDONLY));
 	obs(ctx, "lochr");
 }
@@ -186,12 +182,10 @@ static void st_ftruncate(struct tl_ctx *ctx)
 	int fd = T(openat(ROOT, ARG, O_WRONLY));
 
 	T(ftruncate(fd, 2));
-	if (fd >= 0)
-		T(close(fd));
+	CLOSE(fd);
 	fd = T(openat(ROOT, ARG, O_RDONLY));
 	T(ftruncate(fd, 0)); /* not open for writing */
-	if (fd >= 0)
-		T(close(fd));
+	CLOSE(fd);
 	T(truncate(P("lodir"), 0));
 	T(truncate(P("nope"), 0));
 	obs(ctx, ARG);
@@ -245,17 +239,14 @@ static void st_fsync(struct tl_ctx *ctx)
 	T(fsync(fd));
 	T(fdatasync(fd));
 	T(syncfs(fd));
-	if (fd >= 0)
-		T(close(fd));
+	CLOSE(fd);
 	fd = T(openat(ROOT, "up", O_WRONLY | O_APPEND));
 	TV(write(fd, "synced\n", 7));
 	T(fsync(fd));
-	if (fd >= 0)
-		T(close(fd));
+	CLOSE(fd);
 	fd = T(openat(ROOT, "lodir", O_RDONLY | O_DIRECTORY));
 	T(fsync(fd));
-	if (fd >= 0)
-		T(close(fd));
+	CLOSE(fd);
 	obs(ctx, "up");
 }
 
@@ -322,12 +313,10 @@ static void st_fallocate(struct tl_ctx *ctx)
 	T(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096));
 	T(fallocate(fd, FALLOC_FL_KEEP_SIZE, 65536, 4096));
 	tl_log_fstat(LOG, "fd", fd);
-	if (fd >= 0)
-		T(close(fd));
+	CLOSE(fd);
 	fd = T(openat(ROOT, "lo", O_RDONLY));
 	T(fallocate(fd, 0, 0, 4096)); /* not open for writing: EBADF */
-	if (fd >= 0)
-		T(close(fd));
+	CLOSE(fd);
 	obs(ctx, ARG);
 }
 
@@ -393,8 +382,7 @@ static void st_seek(struct tl_ctx *ctx)
 	} else {
 		seek_exact(ctx, fd);
 	}
-	if (fd >= 0)
-		T(close(fd));
+	CLOSE(fd);
 	obs(ctx, "losparse");
 }
 
@@ -411,10 +399,8 @@ static void st_copy_range(struct tl_ctx *ctx)
 	TV(copy_file_range(in, &off_in, out, &off_out, 5, 0));
 	TV(copy_file_range(in, &off_in, out, &off_out, 1 << 20, 0)); /* up to the end */
 	TV(copy_file_range(out, NULL, in, NULL, 1, 0));              /* in is read-only: EBADF */
-	if (in >= 0)
-		T(close(in));
-	if (out >= 0)
-		T(close(out));
+	CLOSE(in);
+	CLOSE(out);
 	obs(ctx, from);
 	obs(ctx, gt + 1);
 }
@@ -433,8 +419,7 @@ static void lock_probe(struct tl_ctx *ctx, const void *arg)
 	fl.l_start = 100; /* outside the parent's lock */
 	T(fcntl(fd, F_SETLK, &fl));
 	T(flock(fd, LOCK_EX | LOCK_NB));
-	if (fd >= 0)
-		T(close(fd));
+	CLOSE(fd);
 }
 
 static void st_locks(struct tl_ctx *ctx)
@@ -449,8 +434,7 @@ static void st_locks(struct tl_ctx *ctx)
 	T(fcntl(fd, F_SETLK, &fl));
 	T(flock(fd, LOCK_UN));
 	in_child(ctx, 0, 0, lock_probe, NULL);
-	if (fd >= 0)
-		T(close(fd));
+	CLOSE(fd);
 	obs(ctx, ARG);
 }
 
@@ -467,15 +451,12 @@ static void st_mmap(struct tl_ctx *ctx)
 		tl_log_pread(LOG, "other fd", other, 8, 0);
 		T(munmap(map, 8192));
 	}
-	if (fd >= 0)
-		T(close(fd));
-	if (other >= 0)
-		T(close(other));
+	CLOSE(fd);
+	CLOSE(other);
 	fd = T(openat(ROOT, "lo", O_RDONLY));
 	map = fd < 0 ? MAP_FAILED : mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	tl_log_add(LOG, "shared writable map of a read-only fd: %s", map == MAP_FAILED ? tl_errname(errno) : "ok");
-	if (fd >= 0)
-		T(close(fd));
+	CLOSE(fd);
 	obs(ctx, ARG);
 }
 
@@ -496,10 +477,8 @@ static void st_unlinked_open(struct tl_ctx *ctx)
 	tl_log_fstat(LOG, "rw fd after fchmod", fd);
 	T(ftruncate(fd, 1));
 	tl_log_fstat(LOG, "rw fd after ftruncate", fd);
-	if (fd >= 0)
-		T(close(fd));
-	if (ro >= 0)
-		T(close(ro));
+	CLOSE(fd);
+	CLOSE(ro);
 	obs(ctx, ARG);
 	obs_ls(ctx, parent_of(ctx, ARG));
 }
@@ -511,8 +490,7 @@ static void st_unlinked_open_ro(struct tl_ctx *ctx)
 	T(unlinkat(ROOT, ARG, 0));
 	tl_log_pread(LOG, "ro fd", ro, 32, 0);
 	tl_log_fstat(LOG, "ro fd", ro);
-	if (ro >= 0)
-		T(close(ro));
+	CLOSE(ro);
 	obs(ctx, ARG);
 }
 

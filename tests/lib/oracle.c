@@ -253,7 +253,10 @@ void tl_oracle_assert(const struct tl_scenario *sc)
 	struct tl_buf report = TL_BUF_INIT;
 	enum tl_backend fuse = tl_oracle_fuse_backend();
 	_cleanup_free_ char *dir = tl_scratch_new(tl_scratch, "scenario");
-	size_t diffs = tl_oracle_run(sc, dir, fuse, &report);
+	size_t diffs;
+
+	fprintf(stderr, "scenario %s\n", sc->name); /* in the log, for a test that hangs */
+	diffs = tl_oracle_run(sc, dir, fuse, &report);
 
 	if (diffs) {
 		fprintf(stderr, "---- %s: kernel vs %s\n%s", sc->name, tl_backend_name(fuse), report.s);
