@@ -305,28 +305,12 @@ START_TEST(test_wh_names_refused)
 		"linkat(ROOT, \"lo\", ROOT, \".wh.h\", 0) = EINVAL",
 		"renameat(ROOT, \"lo\", ROOT, \".wh..wh..opq\") = EINVAL",
 	};
-	const char *const upper[] = { NULL };
-	_cleanup_free_ char *l = tl_strdupf("%s/l", tl_scratch), *u = tl_strdupf("%s/u", tl_scratch);
-	_cleanup_free_ char *w = tl_strdupf("%s/w", tl_scratch), *m = tl_strdupf("%s/m", tl_scratch);
-	const char *ls[] = { l };
-	struct tl_union_opts o = { ls, 1, u, w, NULL };
+	const struct tl_scenario sc = SC("wh-names-refused", STD, wh_names, NULL);
+	struct tl_buf report = TL_BUF_INIT;
 	struct tl_log log = TL_LOG_INIT;
-	struct tl_ctx *ctx = tl_malloc(sizeof(*ctx));
-	struct tl_union un;
 
-	tl_branch_build(l, std_lower0);
-	tl_branch_build(u, upper);
-	tl_mkdir(w, ".", 0755);
-	tl_mkdir(m, ".", 0755);
-	ck_assert_msg(tl_union_mount(&un, TL_LAMINA, &o, m) == 0, "%s", un.msg);
-	memset(ctx, 0, sizeof(*ctx));
-	ctx->mnt = un.mnt;
-	ctx->log = &log;
-	ctx->root = open(un.mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	wh_names(ctx);
-	lm_close(ctx->root);
-	free(ctx);
-	ck_assert_msg(tl_union_umount(&un) == 0, "%s", un.msg);
+	ck_assert_msg(tl_scenario_run_one(&sc, tl_scratch, TL_LAMINA, &log, NULL, &report) == 0, "%s",
+		      tl_buf_str(&report));
 	ck_assert_uint_eq(log.n, ELEMENTSOF(expect));
 	for (size_t i = 0; i < log.n; i++)
 		ck_assert_str_eq(log.lines[i], expect[i]);

@@ -401,6 +401,12 @@ int tl_union_umount(struct tl_union *u)
 			snprintf(u->msg, sizeof(u->msg), "%s (pid %d) did not exit within %d ms of unmounting '%s'",
 				 tl_backend_name(u->backend), (int)u->daemon, DAEMON_EXIT_TIMEOUT_MS, u->mnt);
 		} else if (u->backend != TL_KERNEL && r == 0 && daemon_failed(status, u->msg, sizeof(u->msg), u)) {
+			struct tl_buf out = TL_BUF_INIT;
+
+			append_file(&out, u->log, 400);
+			snprintf(u->msg + strlen(u->msg), sizeof(u->msg) - strlen(u->msg), "; its output: %s",
+				 tl_buf_str(&out));
+			tl_buf_release(&out);
 			r = -ECHILD;
 		}
 		u->mounted = false;

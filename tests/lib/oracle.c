@@ -144,6 +144,23 @@ static size_t side_run(const struct tl_scenario *sc, const struct side *s, struc
 	return fails + side_umount(&u, report);
 }
 
+size_t tl_scenario_run_one(const struct tl_scenario *sc, const char *dir, enum tl_backend backend, struct tl_log *log,
+			   struct tl_tree *ret_tree, struct tl_buf *report)
+{
+	struct side s = { 0 };
+	struct tl_tree tree = { NULL, 0 };
+	size_t fails;
+
+	side_build(&s, dir, backend, sc);
+	fails = side_run(sc, &s, log, &tree, report);
+	if (ret_tree)
+		*ret_tree = tree;
+	else
+		tl_tree_release(&tree);
+	side_release(&s);
+	return fails;
+}
+
 /*
  * Interop: mounts the branches of s (its lowers and the upper it wrote) with
  * the other backend and a fresh workdir, and compares that view with what s

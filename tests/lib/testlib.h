@@ -590,6 +590,17 @@ struct tl_scenario {
 size_t tl_oracle_run(const struct tl_scenario *sc, const char *dir, enum tl_backend fuse, struct tl_buf *report);
 
 /*
+ * Runs sc's steps on one implementation only, with no comparison: builds the
+ * layout under dir/kernel or dir/fuse, mounts it with backend (and sc's
+ * options for it), runs the steps into log, snapshots the merged tree into
+ * *ret_tree (may be NULL; release it), unmounts. Returns the number of
+ * failures (mount, unmount, snapshot), described in report. For tests that
+ * check a documented expectation where the kernel cannot be the oracle.
+ */
+size_t tl_scenario_run_one(const struct tl_scenario *sc, const char *dir, enum tl_backend backend, struct tl_log *log,
+			   struct tl_tree *ret_tree, struct tl_buf *report);
+
+/*
  * Whether the kernel mounts an overlay with upper and extra options (such as
  * "index=on", which needs file handles the file system may not have) on the
  * file system of $TMPDIR, where the tests' branches are.
