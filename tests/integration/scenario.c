@@ -149,7 +149,7 @@ START_TEST(test_scenario)
 }
 END_TEST
 
-int scenario_main(const char *prog, const struct tl_scenario *t, size_t n, void (*extra)(Suite *s))
+int scenario_main(const char *prog, const struct tl_scenario *t, size_t n, const TTest *const *lamina_only)
 {
 	Suite *s = suite_create(prog);
 	TCase *tc = tcase_create("oracle");
@@ -162,7 +162,13 @@ int scenario_main(const char *prog, const struct tl_scenario *t, size_t n, void 
 	tcase_add_checked_fixture(tc, tl_scratch_setup, tl_scratch_teardown);
 	tcase_add_loop_test(tc, test_scenario, 0, (int)n);
 	suite_add_tcase(s, tc);
-	if (extra)
-		extra(s);
+	if (lamina_only && tl_oracle_fuse_backend() == TL_LAMINA) {
+		tc = tcase_create("lamina-only");
+		tcase_set_timeout(tc, 60);
+		tcase_add_checked_fixture(tc, tl_scratch_setup, tl_scratch_teardown);
+		for (size_t i = 0; lamina_only[i]; i++)
+			tcase_add_test(tc, lamina_only[i]);
+		suite_add_tcase(s, tc);
+	}
 	return tl_run_suite(s, prog, needs);
 }

@@ -88,9 +88,10 @@ const char *parent_of(struct tl_ctx *ctx, const char *rel);
  * The main() of a scenario binary: one Check test per row of table (n rows),
  * each in its own scratch directory, timeout generous for four mounts.
  * Skips (exit 77) without root, /dev/fuse, the kernel's overlay or
- * $LAMINA_FUSE. extra, if not NULL, adds test cases (for tests that are not
- * oracle runs) to the suite before it runs.
+ * $LAMINA_FUSE. lamina_only (NULL-terminated, may be NULL) are tests of
+ * documented lamina-fuse behaviour where the kernel is no oracle, run (with
+ * the scratch fixture) only when the FUSE backend is lamina-fuse.
  */
-int scenario_main(const char *prog, const struct tl_scenario *table, size_t n, void (*extra)(Suite *s));
+int scenario_main(const char *prog, const struct tl_scenario *table, size_t n, const TTest *const *lamina_only);
 
 #endif

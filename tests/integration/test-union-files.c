@@ -230,6 +230,21 @@ static void st_utimens(struct tl_ctx *ctx)
 	obs(ctx, ARG);
 }
 
+/* ---- inode numbers */
+
+/* The kernel keeps an object's st_ino across copy-up (all layers on one file
+ * system): record whether it stays, through a change that copies arg up. */
+static void st_ino_copy_up(struct tl_ctx *ctx)
+{
+	struct stat before, after;
+	int r = T(fstatat(ROOT, ARG, &before, AT_SYMLINK_NOFOLLOW));
+
+	T(fchownat(ROOT, ARG, 4321, 4321, AT_SYMLINK_NOFOLLOW));
+	if (r == 0 && T(fstatat(ROOT, ARG, &after, AT_SYMLINK_NOFOLLOW)) == 0)
+		tl_log_add(LOG, "st_ino unchanged by copy-up: %s", before.st_ino == after.st_ino ? "yes" : "no");
+	obs(ctx, ARG);
+}
+
 /* ---- sync, statfs, access */
 
 static void st_fsync(struct tl_ctx *ctx)
@@ -494,6 +509,49 @@ static void st_unlinked_open_ro(struct tl_ctx *ctx)
 	obs(ctx, ARG);
 }
 
+/* lamina-fuse's documented promise (docs/unionfs.md): inode numbers are
+ * the same after copy-up and after a remount. Checked by mounting the same
+ * branches twice. */
+START_TEST(test_ino_stable_across_remount)
+{
+	static const char *const names[] = { "lo", "deep", "up", "lodir", "lodir/sub/b", "bothdir", "lolink" };
+	_cleanup_free_ char *l0 = tl_strdupf("%s/l0", tl_scratch), *l1 = tl_strdupf("%s/l1", tl_scratch);
+	_cleanup_free_ char *u = tl_strdupf("%s/u", tl_scratch), *w = tl_strdupf("%s/w", tl_scratch);
+	_cleanup_free_ char *m = tl_strdupf("%s/m", tl_scratch);
+	const char *lowers[] = { l0, l1 };
+	struct tl_union_opts o = { lowers, 2, u, w, NULL };
+	ino_t first[ELEMENTSOF(names)];
+
+	tl_branch_build(l0, std_lower0);
+	tl_branch_build(l1, std_lower1);
+	tl_branch_build(u, std_upper);
+	tl_mkdir(w, ".", 0755);
+	tl_mkdir(m, ".", 0755);
+	for (int round = 0; round < 2; round++) {
+		struct tl_union un;
+
+		ck_assert_msg(tl_union_mount(&un, TL_LAMINA, &o, m) == 0, "%s", un.msg);
+		for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+			_cleanup_free_ char *p = tl_strdupf("%s/%s", un.mnt, names[i]);
+			struct stat st;
+
+			ck_assert_msg(lstat(p, &st) == 0, "stat '%s': %m", names[i]);
+			if (round == 0) {
+				first[i] = st.st_ino;
+				ck_assert_msg(lchown(p, 77, 77) == 0, "chown '%s': %m", names[i]); /* copy-up */
+				ck_assert_msg(lstat(p, &st) == 0 && st.st_ino == first[i], "'%s': st_ino %lu, "
+					      "then %lu after copy-up", names[i], (unsigned long)first[i],
+					      (unsigned long)st.st_ino);
+			} else {
+				ck_assert_msg(st.st_ino == first[i], "'%s': st_ino %lu, %lu after remount", names[i],
+					      (unsigned long)first[i], (unsigned long)st.st_ino);
+			}
+		}
+		ck_assert_msg(tl_union_umount(&un) == 0, "%s", un.msg);
+	}
+}
+END_TEST
+
 static const struct tl_scenario scenarios[] = {
 	SC("lookup-stat-everything", STD, st_lookup, NULL),
 	SC("readlink", STD, st_readlink, NULL),
@@ -556,6 +614,12 @@ static const struct tl_scenario scenarios[] = {
 	SC("utimens-lower-dir", STD, st_utimens, "lodir"),
 	SC("utimens-lower-symlink", STD, st_utimens, "lolink"),
 	SC("utimens-bottom-lower", STD, st_utimens, "deep"),
+	SC("ino-stable-copy-up-lower", STD, st_ino_copy_up, "lo"),
+	SC("ino-stable-copy-up-bottom-lower", STD, st_ino_copy_up, "deep"),
+	SC("ino-stable-copy-up-lower-dir", STD, st_ino_copy_up, "lodir"),
+	SC("ino-stable-copy-up-lower-subdir", STD, st_ino_copy_up, "lodir/sub"),
+	SC("ino-stable-copy-up-symlink", STD, st_ino_copy_up, "lolink"),
+	SC("ino-stable-copy-up-fifo", STD, st_ino_copy_up, "lofifo"),
 	SC("fsync", STD, st_fsync, NULL),
 	SC("statfs", STD, st_statfs, NULL),
 	SC("access-root", STD, st_access, NULL),
@@ -582,5 +646,7 @@ static const struct tl_scenario scenarios[] = {
 
 int main(void)
 {
-	return scenario_main("test-union-files", scenarios, ELEMENTSOF(scenarios), NULL);
+	const TTest *lamina_only[] = { test_ino_stable_across_remount, NULL };
+
+	return scenario_main("test-union-files", scenarios, ELEMENTSOF(scenarios), lamina_only);
 }

@@ -525,23 +525,15 @@ static bool is_hardlink_row(const struct tl_scenario *sc)
 	return sc->kernel_opts && !strcmp(sc->kernel_opts, "index=on");
 }
 
-static void extra_cases(Suite *s)
-{
-	TCase *tc = tcase_create("lamina-only");
-
-	tcase_set_timeout(tc, 60);
-	tcase_add_checked_fixture(tc, tl_scratch_setup, tl_scratch_teardown);
-	if (tl_oracle_fuse_backend() == TL_LAMINA)
-		tcase_add_test(tc, test_hardlink_expectation);
-	suite_add_tcase(s, tc);
-}
-
 int main(void)
 {
+	const TTest *lamina_only[] = { test_hardlink_expectation, NULL };
 	size_t n = 0;
-	bool index = geteuid() == 0 && tl_kernel_accepts("index=on"); /* else main skips anyway */
+	bool index;
 	int r;
 
+	tl_require_or_skip("test-union-markers", TL_NEED_ROOT | TL_NEED_OVERLAY); /* before probing */
+	index = tl_kernel_accepts("index=on");
 	many_build(&many8, 8);
 	many_build(&many128, 128);
 	for (size_t i = 0; i < ELEMENTSOF(scenarios); i++) {
@@ -558,7 +550,7 @@ int main(void)
 		}
 		scenarios[n++] = scenarios[i];
 	}
-	r = scenario_main("test-union-markers", scenarios, n, extra_cases);
+	r = scenario_main("test-union-markers", scenarios, n, lamina_only);
 	many_free(&many8);
 	many_free(&many128);
 	return r;

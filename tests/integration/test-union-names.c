@@ -318,17 +318,6 @@ START_TEST(test_wh_names_refused)
 }
 END_TEST
 
-static void extra_cases(Suite *s)
-{
-	TCase *tc = tcase_create("lamina-only");
-
-	tcase_set_timeout(tc, 60);
-	tcase_add_checked_fixture(tc, tl_scratch_setup, tl_scratch_teardown);
-	if (tl_oracle_fuse_backend() == TL_LAMINA)
-		tcase_add_test(tc, test_wh_names_refused);
-	suite_add_tcase(s, tc);
-}
-
 #define DEEP { .lowers = { deep_lower, std_lower1 }, .upper = std_upper }
 
 static const struct tl_scenario scenarios[] = {
@@ -453,9 +442,10 @@ static const struct tl_scenario scenarios[] = {
 
 int main(void)
 {
+	const TTest *lamina_only[] = { test_wh_names_refused, NULL };
 	_cleanup_free_ char *path = long_path("deeplow", 3800);
 	_cleanup_free_ char *line = tl_strdupf("file %s/f deep down\\n", path);
 
 	deep_lower[0] = line;
-	return scenario_main("test-union-names", scenarios, ELEMENTSOF(scenarios), extra_cases);
+	return scenario_main("test-union-names", scenarios, ELEMENTSOF(scenarios), lamina_only);
 }

@@ -167,12 +167,27 @@ static int wait_child(pid_t pid, int timeout_ms)
 	return -ETIMEDOUT;
 }
 
+/* Sends the sanitizers' reports of a daemon (whose stderr is /dev/null once
+ * it daemonizes) to MNT.asan.PID, unless the environment already says where. */
+static void sanitizer_log_to(const char *var, const char *mnt)
+{
+	const char *old = getenv(var);
+	_cleanup_free_ char *val = NULL;
+
+	if (old && strstr(old, "log_path="))
+		return;
+	val = tl_strdupf("%s%slog_path=%s.asan", old ? old : "", old && *old ? ":" : "", mnt);
+	setenv(var, val, 1);
+}
+
 static pid_t spawn_fuse(const char *prog, const char *opts, const char *mnt, const char *log)
 {
 	pid_t pid = fork();
 
 	if (pid != 0)
 		return pid;
+	sanitizer_log_to("ASAN_OPTIONS", mnt);
+	sanitizer_log_to("UBSAN_OPTIONS", mnt);
 	int out = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	int in = open("/dev/null", O_RDONLY);
 
@@ -403,7 +418,13 @@ int tl_union_umount(struct tl_union *u)
 		} else if (u->backend != TL_KERNEL && r == 0 && daemon_failed(status, u->msg, sizeof(u->msg), u)) {
 			struct tl_buf out = TL_BUF_INIT;
 
-			append_file(&out, u->log, 400);
+			_cleanup_free_ char *asan = tl_strdupf("%s.asan.%d", u->mnt, (int)u->daemon);
+
+			append_file(&out, u->log, 300);
+			if (access(asan, F_OK) == 0) {
+				tl_buf_printf(&out, "; sanitizer report: ");
+				append_file(&out, asan, 500);
+			}
 			snprintf(u->msg + strlen(u->msg), sizeof(u->msg) - strlen(u->msg), "; its output: %s",
 				 tl_buf_str(&out));
 			tl_buf_release(&out);

@@ -437,5 +437,6 @@ static Suite *testlib_suite(void)
 
 int main(void)
 {
+	tl_require_or_skip("test-testlib", TL_NEED_ROOT | TL_NEED_OVERLAY); /* before testlib_suite() speaks */
 	return tl_run_suite(testlib_suite(), "test-testlib", TL_NEED_ROOT | TL_NEED_OVERLAY);
 }

@@ -177,7 +177,8 @@ int tl_dir_read(int fd, struct tl_dirent **ret, size_t *ret_n)
 		e[n++] = (struct tl_dirent){ tl_strdup(de->d_name), de->d_type, de->d_ino };
 	}
 	closedir(d);
-	qsort(e, n, sizeof(*e), cmp_dirent);
+	if (n)
+		qsort(e, n, sizeof(*e), cmp_dirent);
 	*ret = e;
 	*ret_n = n;
 	return 0;
@@ -304,6 +305,8 @@ const struct tl_node *tl_tree_find(const struct tl_tree *t, const char *path)
 {
 	struct tl_node key = { .path = (char *)path };
 
+	if (!t->n)
+		return NULL;
 	return bsearch(&key, t->nodes, t->n, sizeof(*t->nodes), cmp_node_path);
 }
 
