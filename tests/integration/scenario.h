@@ -22,9 +22,6 @@
 #include "common/cleanup.h"
 #include "tests/lib/testlib.h"
 
-/* A branch spec inline: SPEC("file a x", "dir b"). */
-#define SPEC(...) ((const char *const[]){ __VA_ARGS__, NULL })
-
 /*
  * The standard layout: two lowers and an upper with objects in every
  * position. Names say where an object lives:

@@ -18,8 +18,6 @@
 #include "common/cleanup.h"
 #include "tests/lib/testlib.h"
 
-#define SPEC(...) ((const char *const[]){ __VA_ARGS__, NULL })
-
 static const char *const every_kind[] = {
 	"dir d 0750",
 	"file plain text",
@@ -89,6 +87,22 @@ START_TEST(test_build_and_snapshot)
 	ck_assert(S_ISREG(must_find(&t, "q/.wh..wh..opq")->mode));
 	ck_assert(must_find(&t, "d/f")->dino_matches && must_find(&t, ".")->d_type == DT_DIR);
 	ck_assert(lgetxattr(root, "user.x", v, sizeof(v)) < 0 && errno == ENODATA);
+	tl_tree_release(&t);
+}
+END_TEST
+
+START_TEST(test_kernel_markers_translation)
+{
+	_cleanup_free_ char *root = tl_strdupf("%s/k", tl_scratch);
+	struct tl_tree t;
+	const struct tl_node *n;
+
+	tl_branch_build_flags(root, TL_SPEC("wh d/gone", "opq o", "file o/f x"), TL_BUILD_KERNEL_MARKERS);
+	snapshot_of(root, &t);
+	n = must_find(&t, "d/gone");
+	ck_assert(S_ISCHR(n->mode) && n->rdev == makedev(0, 0));
+	ck_assert(tl_tree_find(&t, "d/.wh.gone") == NULL && tl_tree_find(&t, "o/.wh..wh..opq") == NULL);
+	ck_assert_str_eq(must_find(&t, "o")->xattrs, "trusted.overlay.opaque=y; ");
 	tl_tree_release(&t);
 }
 END_TEST
@@ -276,10 +290,10 @@ static void small_union_build(struct small_union *s, bool readonly)
 	s->u = readonly ? NULL : tl_strdupf("%s/u", dir);
 	s->w = readonly ? NULL : tl_strdupf("%s/w", dir);
 	s->m = tl_strdupf("%s/m", dir);
-	tl_branch_build(s->l[0], SPEC("file top from-l0", "whiteout hidden"));
-	tl_branch_build(s->l[1], SPEC("file top from-l1", "file hidden x", "file bottom b"));
+	tl_branch_build(s->l[0], TL_SPEC("file top from-l0", "whiteout hidden"));
+	tl_branch_build(s->l[1], TL_SPEC("file top from-l1", "file hidden x", "file bottom b"));
 	if (!readonly) {
-		tl_branch_build(s->u, SPEC("file up u"));
+		tl_branch_build(s->u, TL_SPEC("file up u"));
 		tl_mkdir(s->w, ".", 0755);
 	}
 	tl_mkdir(s->m, ".", 0755);
@@ -389,7 +403,7 @@ START_TEST(test_oracle)
 {
 	struct tl_scenario sc = {
 		.name = "self-test",
-		.layout = { .lowers = { SPEC("file top t\\n", "dir d"), SPEC("file bottom b") } },
+		.layout = { .lowers = { TL_SPEC("file top t\\n", "dir d"), TL_SPEC("file bottom b") } },
 		.steps = steps_differ,
 	};
 	struct tl_buf report = TL_BUF_INIT;
@@ -416,6 +430,7 @@ static Suite *testlib_suite(void)
 
 	tcase_add_checked_fixture(tc, tl_scratch_setup, tl_scratch_teardown);
 	tcase_add_test(tc, test_build_and_snapshot);
+	tcase_add_test(tc, test_kernel_markers_translation);
 	tcase_add_test(tc, test_diff_sees_each_field);
 	tcase_add_test(tc, test_diff_sees_broken_hard_link);
 	tcase_add_test(tc, test_step_log);

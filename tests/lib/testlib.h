@@ -29,6 +29,17 @@
  * Paths: scratch directories are absolute and canonical (realpath), so they
  * match the mount points the kernel lists in /proc/self/mountinfo.
  *
+ * Environment:
+ *   LAMINA_FUSE      the lamina-fuse program (tests/Makemodule.am sets it)
+ *   FUSE_OVERLAYFS   fuse-overlayfs (default /usr/bin/fuse-overlayfs)
+ *   TL_FUSE_BACKEND  "fuse-overlayfs": the oracle compares fuse-overlayfs
+ *                    with the kernel instead of lamina-fuse
+ *   TMPDIR           where scratch directories go (default /tmp); its file
+ *                    system must take trusted.* xattrs and, for the kernel's
+ *                    index=on, file handles
+ *   ASAN_OPTIONS, UBSAN_OPTIONS  a FUSE daemon's sanitizer reports go to
+ *                    MNT.asan.PID unless these name a log_path already
+ *
  * Thread-safety: none of this is meant for threads; one test process (Check
  * forks one per test) uses it from its main thread.
  */
@@ -50,9 +61,9 @@
 
 /*
  * A growing, always NUL-terminated string (git's strbuf, reduced).
- * Initialise with TL_BUF_INIT; s is never NULL after the first append and
- * "" before it (tl_buf_str() hides the difference). Release with
- * tl_buf_release(). Out of memory ends the test (tl_fail).
+ * Initialise with TL_BUF_INIT; s is NULL until the first append (tl_buf_str()
+ * gives "" then). The caller owns s: release with tl_buf_release(), or take
+ * it (then free it yourself). Out of memory ends the test (tl_fail).
  */
 struct tl_buf {
 	char *s;
@@ -82,7 +93,7 @@ void tl_set_fail_handler(void (*handler)(const char *msg));
 
 /* asprintf() that never fails (tl_fail on OOM). Caller frees. */
 char *tl_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* malloc/calloc/realloc/strdup that never fail. */
+/* malloc/realloc/strdup that never fail (tl_fail on OOM). */
 void *tl_malloc(size_t size);
 void *tl_realloc(void *p, size_t size);
 char *tl_strdup(const char *s);
@@ -117,7 +128,9 @@ void tl_require_or_skip(const char *prog, unsigned needs);
  * met, creates this run's base scratch directory, runs every test with
  * srunner_run_all(sr, CK_ENV), removes the base directory (unmounting
  * whatever a test that crashed or timed out left mounted there) and returns
- * EXIT_FAILURE when a test failed, EXIT_SUCCESS otherwise. Takes the suite.
+ * EXIT_FAILURE when a test failed, EXIT_SUCCESS otherwise. The process
+ * becomes a child subreaper, so the FUSE daemons of a killed test come back
+ * to it and are reaped by the sweep. Takes the suite.
  */
 int tl_run_suite(Suite *suite, const char *prog, unsigned needs);
 
@@ -295,6 +308,9 @@ void tl_mtime(const char *root, const char *path, time_t sec);
  * mtime stayed at TL_EPOCH was visibly not modified (or its time preserved).
  */
 #define TL_EPOCH ((time_t)1000000000) /* 2001-09-09 */
+
+/* A spec inline: TL_SPEC("file a x", "dir b") is a NULL-terminated array. */
+#define TL_SPEC(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
 /*
  * Builds a branch from a spec: a NULL-terminated array of lines, each
