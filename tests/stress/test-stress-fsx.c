@@ -17,7 +17,7 @@
  * It runs on the FUSE backend (lamina-fuse) and, as a check of the test
  * itself, on the kernel's overlayfs. Knobs: LAMINA_FSX_SEED (first seed,
  * default 1), LAMINA_FSX_SEEDS (default 2; 1 when LAMINA_FSX_SEED is set),
- * LAMINA_FSX_OPS (operations per seed, default 3000). A failure prints the
+ * LAMINA_FSX_OPS (operations per seed, default 4000). A failure prints the
  * seed, the operation number, the first differing offset and the last
  * operations.
  */
@@ -453,7 +453,7 @@ int main(void)
 {
 	opt_first_seed = st_env_ulong("LAMINA_FSX_SEED", 1);
 	opt_seeds = st_env_ulong("LAMINA_FSX_SEEDS", getenv("LAMINA_FSX_SEED") ? 1 : 2);
-	opt_ops = st_env_ulong("LAMINA_FSX_OPS", 3000);
+	opt_ops = st_env_ulong("LAMINA_FSX_OPS", 4000);
 
 	Suite *s = suite_create("stress-fsx");
 	TCase *tc = tcase_create("fsx");

@@ -23,8 +23,8 @@
  * lamina-fuse promises.
  *
  * Knobs (environment): LAMINA_STRESS_SEED (first seed, default 1),
- * LAMINA_STRESS_SEEDS (how many, default 6; 1 when LAMINA_STRESS_SEED is
- * set), LAMINA_STRESS_STEPS (per seed, default 400), LAMINA_STRESS_EVERY
+ * LAMINA_STRESS_SEEDS (how many, default 8; 1 when LAMINA_STRESS_SEED is
+ * set), LAMINA_STRESS_STEPS (per seed, default 500), LAMINA_STRESS_EVERY
  * (tree comparison period, default 50). A failure prints the seed, the step,
  * both sides' results, the last operations and the command that repeats it.
  */
@@ -667,8 +667,8 @@ END_TEST
 int main(void)
 {
 	opt_first_seed = st_env_ulong("LAMINA_STRESS_SEED", 1);
-	opt_seeds = st_env_ulong("LAMINA_STRESS_SEEDS", getenv("LAMINA_STRESS_SEED") ? 1 : 6);
-	opt_steps = st_env_ulong("LAMINA_STRESS_STEPS", 400);
+	opt_seeds = st_env_ulong("LAMINA_STRESS_SEEDS", getenv("LAMINA_STRESS_SEED") ? 1 : 8);
+	opt_steps = st_env_ulong("LAMINA_STRESS_STEPS", 500);
 	opt_every = st_env_ulong("LAMINA_STRESS_EVERY", 50);
 	opt_kernel_opts = getenv("LAMINA_STRESS_KERNEL_OPTS");
 	if (!opt_kernel_opts)
