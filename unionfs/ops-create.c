@@ -139,6 +139,8 @@ static int create_in(struct ufs *ufs, struct ufs_node *dir, const char *name, co
 		return r;
 	if (ufs_name_is_private(name))
 		return -EINVAL; /* ".wh.NAME" would read back as a whiteout */
+	if (S_ISCHR(a->mode) && a->rdev == 0 && !a->link_src)
+		return -EPERM; /* as overlayfs: a 0/0 device would be a whiteout */
 	if (ufs_upper(ufs) < 0)
 		return -EROFS;
 	struct ufs_found existing;
