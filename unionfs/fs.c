@@ -124,6 +124,7 @@ int ufs_open(const struct lamina_union_config *config, struct ufs **ret, struct 
 	ufs->layers = calloc(ufs->nlayers, sizeof(*ufs->layers));
 	pthread_rwlock_init(&ufs->tree_lock, NULL);
 	pthread_mutex_init(&ufs->nodes_lock, NULL);
+	ufs_handles_init(ufs);
 	ufs->fsync = config->fsync;
 	ufs->timeout = config->timeout;
 	ufs->debug = config->debug;
@@ -170,6 +171,7 @@ struct ufs *ufs_close(struct ufs *ufs)
 {
 	if (!ufs)
 		return NULL;
+	ufs_handles_free_all(ufs); /* before the nodes they refer to */
 	ufs_node_table_free(ufs);
 	for (int i = 0; ufs->layers && i < ufs->nlayers; i++) {
 		if (ufs->layers[i].path) {

@@ -19,6 +19,14 @@ static struct ufs_dirhandle *dirhandle_of(struct fuse_file_info *fi)
 	return (struct ufs_dirhandle *)(uintptr_t)fi->fh;
 }
 
+static void dirhandle_free(struct ufs *ufs, struct ufs_handle *h)
+{
+	struct ufs_dirhandle *d = (struct ufs_dirhandle *)h;
+	ufs_dir_listing_free(&d->listing);
+	pthread_mutex_destroy(&d->lock);
+	free(d);
+}
+
 void ufs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct ufs *ufs = ufs_of(req);
@@ -34,10 +42,11 @@ void ufs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	pthread_mutex_init(&d->lock, NULL);
+	ufs_handle_track(ufs, &d->h, dirhandle_free);
 	fi->fh = (uintptr_t)d;
 	if (fuse_reply_open(req, fi) == -ENOENT) {
-		ufs_dir_listing_free(&d->listing);
-		free(d);
+		ufs_handle_untrack(ufs, &d->h);
+		dirhandle_free(ufs, &d->h);
 	}
 }
 
@@ -95,10 +104,10 @@ void ufs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 
 void ufs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct ufs *ufs = ufs_of(req);
 	struct ufs_dirhandle *d = dirhandle_of(fi);
-	ufs_dir_listing_free(&d->listing);
-	pthread_mutex_destroy(&d->lock);
-	free(d);
+	ufs_handle_untrack(ufs, &d->h);
+	dirhandle_free(ufs, &d->h);
 	fuse_reply_err(req, 0);
 }
 

@@ -14,6 +14,15 @@
 #include "common/cleanup.h"
 #include "unionfs/ops.h"
 
+static void file_free(struct ufs *ufs, struct ufs_handle *h)
+{
+	struct ufs_file *f = (struct ufs_file *)h;
+	lm_close(f->fd);
+	ufs_node_file_closed(ufs, f->node);
+	pthread_mutex_destroy(&f->lock);
+	free(f);
+}
+
 struct ufs_file *ufs_file_new(struct ufs *ufs, struct ufs_node *node, int fd, int layer, int flags)
 {
 	struct ufs_file *f = calloc(1, sizeof(*f));
@@ -25,6 +34,7 @@ struct ufs_file *ufs_file_new(struct ufs *ufs, struct ufs_node *node, int fd, in
 	f->node = node;
 	pthread_mutex_init(&f->lock, NULL);
 	ufs_node_file_opened(ufs, node, fd);
+	ufs_handle_track(ufs, &f->h, file_free);
 	return f;
 }
 
@@ -32,10 +42,8 @@ void ufs_op_release_file(struct ufs *ufs, struct ufs_file *f)
 {
 	if (!f)
 		return;
-	lm_close(f->fd);
-	ufs_node_file_closed(ufs, f->node);
-	pthread_mutex_destroy(&f->lock);
-	free(f);
+	ufs_handle_untrack(ufs, &f->h);
+	file_free(ufs, &f->h);
 }
 
 /* The flags a branch file is opened with: no creation, never a symlink. */

@@ -58,6 +58,18 @@ int ufs_remove_entry(struct ufs *ufs, struct ufs_node *dir, const char *name, co
 	return ufs_remove_upper(ufs, upfd, name, S_ISDIR(found->st.st_mode), below);
 }
 
+int ufs_copy_up_if_linked(struct ufs *ufs, struct ufs_node *dir, const char *name, struct ufs_found *found)
+{
+	if (found->layer == 0 || !S_ISREG(found->st.st_mode) || found->st.st_nlink < 2)
+		return 0;
+	struct ufs_node *node = ufs_node_get_or_create(ufs, dir, name, found, false);
+	if (!node)
+		return -ENOMEM;
+	int r = ufs_copy_up(ufs, node);
+	ufs_node_unref(ufs, node);
+	return r < 0 ? r : ufs_lookup_name(ufs, dir, name, found);
+}
+
 /* The node of a found object, if the kernel knows it, gets its name removed. */
 static void forget_name(struct ufs *ufs, struct ufs_node *dir, const char *name, const struct ufs_found *found)
 {
@@ -84,6 +96,9 @@ static int do_remove(struct ufs *ufs, struct ufs_node *dir, const char *name, bo
 		return -ENOTDIR;
 	if (!want_dir && is_dir)
 		return -EISDIR;
+	r = ufs_copy_up_if_linked(ufs, dir, name, &found);
+	if (r < 0)
+		return r;
 	if (is_dir) {
 		struct ufs_node *node = ufs_node_get_or_create(ufs, dir, name, &found, false);
 		if (!node)

@@ -188,6 +188,8 @@ static int do_rename(struct rename_ctx *c)
 	if (c->new_exists && c->fo.st.st_ino == c->fn.st.st_ino && !c->old_is_dir)
 		return 0; /* two names of one file: rename(2) does nothing */
 	r = check_target_empty(c);
+	if (r >= 0 && c->new_exists && !(c->flags & RENAME_EXCHANGE))
+		r = ufs_copy_up_if_linked(ufs, c->ndir, c->nname, &c->fn);
 	if (r < 0)
 		return r;
 	int below_old = c->fo.layer > 0 ? 1 : ufs_lower_has(ufs, c->odir, c->oname, 0);

@@ -17,6 +17,7 @@
  * copied up, so that it sees writes made through other descriptors (as the
  * kernel's overlayfs does). */
 struct ufs_file {
+	struct ufs_handle h; /* first: the handle list's view of it */
 	int fd;            /* protected by lock */
 	int layer;         /* protected by lock */
 	int flags;
@@ -26,6 +27,7 @@ struct ufs_file {
 
 /* An open directory: the merged listing, built at opendir and at rewind. */
 struct ufs_dirhandle {
+	struct ufs_handle h; /* first */
 	struct ufs_dir_listing listing; /* protected by lock */
 	bool served;                    /* a readdir happened; protected by lock */
 	pthread_mutex_t lock;
@@ -78,6 +80,10 @@ void ufs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
 /* Removes name (found by lookup) from the upper layer of dir, leaving a
  * whiteout where a lower layer still has it. */
 int ufs_remove_entry(struct ufs *ufs, struct ufs_node *dir, const char *name, const struct ufs_found *found);
+/* Before a name of a hard-linked lower file goes away: copies the file up
+ * (with all its names, hardlink.c) so that the other names' link count
+ * drops, as on the kernel's overlayfs with index=on; found is refreshed. */
+int ufs_copy_up_if_linked(struct ufs *ufs, struct ufs_node *dir, const char *name, struct ufs_found *found);
 /* Removes the upper entry name of upfd (a directory with its content),
  * leaving a whiteout in its place if whiteout is set. */
 int ufs_remove_upper(struct ufs *ufs, int upfd, const char *name, bool is_dir, bool whiteout);

@@ -80,9 +80,11 @@ static int build_fuse_args(const struct lamina_union_config *config, struct fuse
 	char opts[4096];
 	const char *source = config->source ? config->source : "lamina-fuse";
 	bool root = geteuid() == 0;
-	int n = snprintf(opts, sizeof(opts), "fsname=%s,subtype=lamina-fuse,default_permissions%s%s%s", source,
-			 root ? ",allow_other,suid,dev" : "", config->fuse_opts ? "," : "",
-			 config->fuse_opts ? config->fuse_opts : "");
+	/* without an upper layer the mount itself is read-only, so that
+	 * statvfs and access(W_OK) say so, as on the kernel's overlayfs */
+	int n = snprintf(opts, sizeof(opts), "fsname=%s,subtype=lamina-fuse,default_permissions%s%s%s%s", source,
+			 root ? ",allow_other,suid,dev" : "", config->upper ? "" : ",ro",
+			 config->fuse_opts ? "," : "", config->fuse_opts ? config->fuse_opts : "");
 	if (n < 0 || (size_t)n >= sizeof(opts))
 		return -E2BIG;
 	if (fuse_opt_add_arg(args, "lamina-fuse") < 0 || fuse_opt_add_arg(args, "-o") < 0 ||
@@ -130,6 +132,8 @@ static int serve(struct ufs *ufs, const struct lamina_union_config *config, stru
 		r = lm_err_plain(err, -EIO, "mount '%s': cannot daemonize", config->mountpoint);
 		goto unmount;
 	}
+	if (!config->foreground)
+		lm_log_use_syslog("lamina-fuse"); /* stderr is /dev/null from here on */
 	struct fuse_loop_config *lc = fuse_loop_cfg_create();
 	if (!lc) {
 		r = lm_err(err, -ENOMEM, "mount '%s'", config->mountpoint);
@@ -137,8 +141,13 @@ static int serve(struct ufs *ufs, const struct lamina_union_config *config, stru
 	}
 	fuse_loop_cfg_set_max_threads(lc, config->threads > 0 ? config->threads : 10);
 	fuse_loop_cfg_set_idle_threads(lc, config->threads > 0 ? config->threads : 10);
-	if (fuse_session_loop_mt(se, lc) < 0)
+	/* The loop ends when the kernel side goes away (unmount); an error
+	 * it reports then is the connection's end, not a failure. */
+	int lr = fuse_session_loop_mt(se, lc);
+	if (lr != 0 && !fuse_session_exited(se))
 		r = lm_err_plain(err, -EIO, "mount '%s': the session ended with an error", config->mountpoint);
+	else if (lr != 0)
+		log_debug("session loop returned %d at unmount", lr);
 	fuse_loop_cfg_destroy(lc);
 unmount:
 	fuse_session_unmount(se);

@@ -63,8 +63,15 @@ struct ufs_layer {
 	int index;
 };
 
+struct ufs;
 struct ufs_node;
 struct fuse_session;
+
+/* The head of an open file or directory handle (handle.c). */
+struct ufs_handle {
+	struct ufs_handle *prev, *next; /* protected by ufs->handles_lock */
+	void (*free_fn)(struct ufs *ufs, struct ufs_handle *h);
+};
 
 struct ufs {
 	struct ufs_layer *layers; /* [0] upper (fd -1 when absent), [1..nlowers] lowers */
@@ -88,6 +95,8 @@ struct ufs {
 	size_t nnodes;
 	struct ufs_node *root;
 	struct fuse_session *se; /* set once the session exists, for notifications */
+	pthread_mutex_t handles_lock;
+	struct ufs_handle handles; /* open handles, a ring; protected by handles_lock */
 };
 
 int ufs_open(const struct lamina_union_config *config, struct ufs **ret, struct lm_error *err);
@@ -237,6 +246,12 @@ int ufs_copy_xattrs(const struct ufs *ufs, const char *src, const char *dst, boo
 void ufs_tmp_name(struct ufs *ufs, char buf[], size_t size);
 /* Clears what a crash left in the workdir. */
 int ufs_work_purge(struct ufs *ufs);
+
+/* handle.c: open handles, freed at close if the kernel never released them */
+void ufs_handles_init(struct ufs *ufs);
+void ufs_handle_track(struct ufs *ufs, struct ufs_handle *h, void (*free_fn)(struct ufs *, struct ufs_handle *));
+void ufs_handle_untrack(struct ufs *ufs, struct ufs_handle *h);
+void ufs_handles_free_all(struct ufs *ufs);
 
 /* session.c */
 /* Tells the kernel that node's attributes changed behind its back (a
