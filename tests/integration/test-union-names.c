@@ -147,8 +147,8 @@ static void st_symlink(struct tl_ctx *ctx)
 	T(symlinkat(PR->a, ROOT, PR->b));
 	obs(ctx, PR->b);
 	n = TV(readlinkat(ROOT, PR->b, buf, sizeof(buf)));
-	if (n > 0)
-		tl_log_add(LOG, "target of %zd bytes, starts '%.20s'", n, buf);
+	if (n > 0) /* readlink does not terminate the target */
+		tl_log_add(LOG, "target of %zd bytes, starts '%.*s'", n, (int)(n < 20 ? n : 20), buf);
 	tl_log_fstatat(LOG, ROOT, PR->b, 0);
 }
 
