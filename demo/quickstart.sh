@@ -14,7 +14,7 @@ else
 	as_root() { sudo "$@"; }
 fi
 
-packages=$(sed -e 's/#.*//' .ci/packages | tr -s ' \n' '  ')
+packages=$(sed -e 's/#.*//' .ci/packages | xargs)
 command -v sudo >/dev/null 2>&1 || packages="$packages sudo"
 
 echo "== installing Debian packages:$packages"
