@@ -141,7 +141,7 @@ static int copy_up_locked(struct ufs *ufs, struct ufs_node *node, int layer)
 	if (r >= 0)
 		r = copy_metadata(ufs, lpfd, name, &st, tmp);
 	if (r >= 0)
-		r = ufs_ino_record(ufs, ufs->work_fd, tmp, node->ino);
+		r = ufs_origin_write(ufs, ufs->work_fd, tmp, &(struct ufs_origin){ .ino = node->ino });
 	if (r >= 0 && renameat2(ufs->work_fd, tmp, upfd, uname, RENAME_NOREPLACE) < 0)
 		r = -errno;
 	if (r < 0) {

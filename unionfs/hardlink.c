@@ -6,7 +6,9 @@
  * wrong name. lamina gives the answer of index=on while writing nothing the
  * kernel without index cannot read: when a lower file with st_nlink > 1 is
  * copied up, its other names in the same layer that the merged view shows
- * are linked to the upper copy at once. The names are found by walking the
+ * are linked to the upper copy at once; the names it hides still count in
+ * st_nlink (recorded with the origin, ino.c), as with index=on. The names
+ * are found by walking the
  * layer (only the first time such a file is copied up, and stopping once all
  * st_nlink names are known), which is rare enough not to index in advance.
  */
@@ -138,6 +140,24 @@ static int link_alias(struct ufs *ufs, struct ufs_node *node, struct ufs_node *a
 	return 0;
 }
 
+/* The names the merged view hides still count in st_nlink, as with the
+ * kernel's index=on: recorded with the origin (ino.c). */
+static int record_hidden_names(struct ufs *ufs, struct ufs_node *node, unsigned hidden)
+{
+	_cleanup_free_ char *name = NULL;
+	_cleanup_close_ int pfd = ufs_node_open_parent(ufs, node, 0, &name);
+	if (pfd < 0)
+		return pfd;
+	struct ufs_origin o = { .ino = node->ino, .nlink_extra = hidden };
+	int r = ufs_origin_write(ufs, pfd, name, &o);
+	if (r < 0)
+		return r;
+	pthread_rwlock_wrlock(&ufs->tree_lock);
+	node->nlink_extra = hidden;
+	pthread_rwlock_unlock(&ufs->tree_lock);
+	return 0;
+}
+
 int ufs_hardlinks_copy_up(struct ufs *ufs, struct ufs_node *node, int layer, const struct stat *st)
 {
 	struct hl_search s = { .dev = st->st_dev, .ino = st->st_ino, .want = st->st_nlink };
@@ -146,6 +166,7 @@ int ufs_hardlinks_copy_up(struct ufs *ufs, struct ufs_node *node, int layer, con
 	_cleanup_free_ char *mine = NULL;
 	if (r >= 0)
 		r = ufs_node_path(ufs, node, &mine);
+	nlink_t linked = 1; /* node's own name */
 	for (size_t i = 0; i < s.n; i++) {
 		char *name;
 		struct ufs_node *parent;
@@ -153,9 +174,12 @@ int ufs_hardlinks_copy_up(struct ufs *ufs, struct ufs_node *node, int layer, con
 		    (parent = visible_parent(ufs, s.paths[i], layer, node->ino, &name))) {
 			r = link_alias(ufs, node, parent, name);
 			ufs_node_unref(ufs, parent);
+			linked += r >= 0;
 		}
 		free(s.paths[i]);
 	}
+	if (r >= 0 && linked < st->st_nlink)
+		r = record_hidden_names(ufs, node, st->st_nlink - linked);
 	free(s.paths);
 	if (r < 0)
 		log_debug("hard links of inode %llu: %s", (unsigned long long)st->st_ino, strerror(-r));

@@ -66,8 +66,12 @@ static int lookup_layer(struct ufs *ufs, int l, int bottom, int pfd, const char 
 		return 0; /* a non-directory below a directory is hidden */
 	if (found->layer < 0) {
 		found->layer = l;
+		struct ufs_origin o;
+		ufs_origin_of(ufs, l, pfd, name, &st, &o);
 		found->st = st;
-		found->st.st_ino = ufs_ino_of(ufs, l, pfd, name, &st);
+		found->st.st_ino = o.ino;
+		found->st.st_nlink += o.nlink_extra;
+		found->nlink_extra = o.nlink_extra;
 	} else {
 		found->merged = true;
 	}
@@ -163,10 +167,17 @@ int ufs_node_stat(struct ufs *ufs, struct ufs_node *node, struct stat *ret)
 			return -ESTALE;
 	}
 	st.st_ino = node->ino;
-	pthread_rwlock_rdlock(&ufs->tree_lock);
-	if (S_ISDIR(st.st_mode) && node->merged)
-		st.st_nlink = 1;
-	pthread_rwlock_unlock(&ufs->tree_lock);
+	ufs_node_fix_nlink(ufs, node, &st);
 	*ret = st;
 	return 0;
+}
+
+void ufs_node_fix_nlink(struct ufs *ufs, struct ufs_node *node, struct stat *st)
+{
+	pthread_rwlock_rdlock(&ufs->tree_lock);
+	if (S_ISDIR(st->st_mode) && node->merged)
+		st->st_nlink = 1; /* as overlayfs: counting subdirectories is not worth it */
+	else if (S_ISREG(st->st_mode) && atomic_load(&node->layer) == 0)
+		st->st_nlink += node->nlink_extra;
+	pthread_rwlock_unlock(&ufs->tree_lock);
 }

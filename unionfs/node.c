@@ -267,6 +267,7 @@ struct ufs_node *ufs_node_get_or_create(struct ufs *ufs, struct ufs_node *parent
 	atomic_store(&n->layer, found->layer);
 	n->last_layer = found->last_layer;
 	n->merged = found->merged;
+	n->nlink_extra = found->nlink_extra;
 	n->removed = false;
 	if (count_lookup)
 		n->nlookup++;

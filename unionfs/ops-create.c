@@ -79,14 +79,15 @@ static int make_object(struct ufs *ufs, int dirfd, const char *name, const struc
 			return -errno;
 		break;
 	}
-	/* Created as the daemon: hand it to the caller. A set-group-ID
-	 * directory already gave it its group. */
-	struct stat dst;
-	gid_t gid = a->gid;
-	if (fstatat(dirfd, ".", &dst, 0) == 0 && (dst.st_mode & S_ISGID))
-		gid = (gid_t)-1;
-	if (fchownat(dirfd, name, a->uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
-		int r = -errno;
+	/* Created as the daemon, maybe in the workdir: hand it to the
+	 * caller, with the group and set-group-ID bit a set-group-ID parent
+	 * gives (create_in worked them out from the real parent). */
+	int r = 0;
+	if (fchownat(dirfd, name, a->uid, a->gid, AT_SYMLINK_NOFOLLOW) < 0)
+		r = -errno;
+	else if (S_ISDIR(a->mode) && (a->mode & S_ISGID) && fchmodat(dirfd, name, a->mode & 07777, 0) < 0)
+		r = -errno;
+	if (r < 0) {
 		if (fd > 0)
 			close(fd);
 		unlinkat(dirfd, name, S_ISDIR(a->mode) ? AT_REMOVEDIR : 0);
@@ -94,6 +95,21 @@ static int make_object(struct ufs *ufs, int dirfd, const char *name, const struc
 	}
 	(void)ufs;
 	return fd;
+}
+
+/* As the kernel's inode_init_owner(): in a set-group-ID directory a new
+ * object takes the directory's group, and a new directory the bit too. */
+static int inherit_setgid(int upfd, struct create_args *a)
+{
+	struct stat dst;
+	if (fstatat(upfd, "", &dst, AT_EMPTY_PATH) < 0)
+		return -errno;
+	if (!(dst.st_mode & S_ISGID))
+		return 0;
+	a->gid = dst.st_gid;
+	if (S_ISDIR(a->mode))
+		a->mode |= S_ISGID;
+	return 0;
 }
 
 /* Builds the object in the workdir and swaps it with the whiteout at name. */
@@ -126,7 +142,11 @@ static int created_found(struct ufs *ufs, int upfd, const char *name, struct ufs
 	struct ufs_found f = { .layer = 0, .last_layer = 0 };
 	if (fstatat(upfd, name, &f.st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
-	f.st.st_ino = ufs_ino_of(ufs, 0, upfd, name, &f.st);
+	struct ufs_origin o;
+	ufs_origin_of(ufs, 0, upfd, name, &f.st, &o);
+	f.st.st_ino = o.ino;
+	f.st.st_nlink += o.nlink_extra;
+	f.nlink_extra = o.nlink_extra;
 	*ret = f;
 	return 0;
 }
@@ -171,6 +191,11 @@ static int create_in(struct ufs *ufs, struct ufs_node *dir, const char *name, co
 	r = upper_slot(upfd, name, &slot);
 	if (r < 0)
 		return r;
+	struct create_args sa = *a;
+	r = inherit_setgid(upfd, &sa);
+	if (r < 0)
+		return r;
+	a = &sa;
 	int fd = slot == SLOT_WHITEOUT ? create_over_whiteout(ufs, upfd, name, a, link_pfd, link_name)
 				       : make_object(ufs, upfd, name, a, link_pfd, link_name);
 	if (fd < 0)

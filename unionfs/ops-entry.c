@@ -79,10 +79,7 @@ static int file_stat(struct ufs *ufs, struct ufs_node *node, struct fuse_file_in
 	if (fstat(fd, st) < 0)
 		return -errno;
 	st->st_ino = node->ino;
-	pthread_rwlock_rdlock(&ufs->tree_lock);
-	if (S_ISDIR(st->st_mode) && node->merged)
-		st->st_nlink = 1;
-	pthread_rwlock_unlock(&ufs->tree_lock);
+	ufs_node_fix_nlink(ufs, node, st);
 	return 0;
 }
 
@@ -101,6 +98,7 @@ static int node_getattr(struct ufs *ufs, struct ufs_node *node, struct fuse_file
 	if (r < 0)
 		return r;
 	st->st_ino = node->ino;
+	ufs_node_fix_nlink(ufs, node, st);
 	return 0;
 }
 

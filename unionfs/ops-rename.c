@@ -131,9 +131,11 @@ static int rename_exchange(struct rename_ctx *c)
 	if (renameat2(c->uo, c->oname, c->un, c->nname, RENAME_EXCHANGE) < 0)
 		return -errno;
 	int r = 0;
-	if (c->old_is_dir && c->odir != c->ndir && dir_is_merged(ufs, c->ndir))
+	/* as overlayfs, also within one directory: the other name may have
+	 * had lower parts */
+	if (c->old_is_dir && dir_is_merged(ufs, c->ndir))
 		r = ufs_set_opaque(ufs, c->un, c->nname);
-	if (r >= 0 && S_ISDIR(c->fn.st.st_mode) && c->odir != c->ndir && dir_is_merged(ufs, c->odir))
+	if (r >= 0 && S_ISDIR(c->fn.st.st_mode) && dir_is_merged(ufs, c->odir))
 		r = ufs_set_opaque(ufs, c->uo, c->oname);
 	if (r < 0)
 		return r;

@@ -120,8 +120,9 @@ static int add_layer_entry(struct merge *m, int layer, int dfd, struct dirent *d
 		return errno == ENOENT ? 0 : -errno;
 	if (ufs_is_whiteout_stat(&st))
 		return push_hidden(m, name);
-	uint64_t ino = ufs_ino_of(m->ufs, layer, dfd, name, &st);
-	int r = push_entry(m, name, ino, st.st_mode & S_IFMT);
+	struct ufs_origin o;
+	ufs_origin_of(m->ufs, layer, dfd, name, &st, &o);
+	int r = push_entry(m, name, o.ino, st.st_mode & S_IFMT);
 	if (r < 0)
 		return r;
 	return set_add(&m->seen, m->out->entries[m->out->n - 1].name);

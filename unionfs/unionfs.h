@@ -112,7 +112,8 @@ struct ufs_found {
 	int layer;      /* topmost layer with the object */
 	int last_layer; /* directories: bottom of the merge */
 	bool merged;    /* directories: present in two layers or more */
-	struct stat st; /* of the topmost object, st_ino already mapped */
+	unsigned nlink_extra; /* already added to st.st_nlink */
+	struct stat st; /* of the topmost object, st_ino and st_nlink as reported */
 };
 /* node.c: the inode table */
 /* A further name of a hard-linked file, once the kernel has looked it up. */
@@ -134,6 +135,7 @@ struct ufs_node {
 	_Atomic int layer;          /* topmost layer holding the object */
 	int last_layer;             /* directories: bottom of the merge; protected by tree_lock */
 	bool merged;                /* directories: present in two layers or more; tree_lock */
+	unsigned nlink_extra;       /* hidden lower names of a hard link (ino.c); tree_lock */
 	bool removed;               /* last name unlinked; protected by tree_lock */
 	int open_fd;                /* see ufs_node_file_opened; nodes_lock */
 	unsigned open_count;        /* open files; nodes_lock */
@@ -220,9 +222,16 @@ bool ufs_xattr_is_marker(const struct ufs *ufs, const char *disk);
 
 /* ino.c: stable inode numbers */
 uint64_t ufs_ino_map(const struct ufs *ufs, int layer, const struct stat *st);
-/* The reported st_ino of the object st, found in layer as name in parent_fd. */
-uint64_t ufs_ino_of(struct ufs *ufs, int layer, int parent_fd, const char *name, const struct stat *st);
-int ufs_ino_record(struct ufs *ufs, int parent_fd, const char *name, uint64_t ino);
+/* What an object found in layer as name in parent_fd (stat st) reports:
+ * its st_ino, and the links to add to st_nlink (see ino.c). */
+struct ufs_origin {
+	uint64_t ino;
+	unsigned nlink_extra;
+};
+void ufs_origin_of(struct ufs *ufs, int layer, int parent_fd, const char *name, const struct stat *st,
+		   struct ufs_origin *ret);
+/* Records o on the upper object name in parent_fd (copy-up). */
+int ufs_origin_write(struct ufs *ufs, int parent_fd, const char *name, const struct ufs_origin *o);
 
 /* lookup.c: finding names across layers */
 /* Looks name up in the merged directory dir. -ENOENT when absent or whited out. */
@@ -232,6 +241,8 @@ int ufs_lookup_name(struct ufs *ufs, struct ufs_node *dir, const char *name, str
 int ufs_lower_has(struct ufs *ufs, struct ufs_node *dir, const char *name, int above);
 /* stat of node's object in its current layer, st_ino mapped. */
 int ufs_node_stat(struct ufs *ufs, struct ufs_node *node, struct stat *ret);
+/* Turns a real st_nlink of node's object into the merged view's. */
+void ufs_node_fix_nlink(struct ufs *ufs, struct ufs_node *node, struct stat *st);
 
 /* copyup.c */
 /* Makes node exist in the upper layer (parents first). 0 when done, also when

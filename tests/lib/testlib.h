@@ -425,6 +425,10 @@ enum {
 	TL_DIFF_NO_NLINK = 1 << 1,
 	TL_DIFF_NO_SPARSE = 1 << 2,
 	TL_DIFF_NO_DINO = 1 << 3,
+	/* d_ino == st_ino only where the first tree (the kernel) has it: the
+	 * kernel itself does not keep it for every copied-up entry
+	 * (overlayfs.rst's inode table); lamina-fuse always does */
+	TL_DIFF_DINO_IF_FIRST = 1 << 4,
 };
 
 /* mtimes of non-directories within this many seconds count as equal: a

@@ -419,6 +419,8 @@ static size_t diff_node(const struct tl_node *a, const struct tl_node *b, const 
 
 		if ((f != F_MODE && !same_type) || field_skipped(f, a, flags))
 			continue;
+		if (f == F_DINO && (flags & TL_DIFF_DINO_IF_FIRST) && !a->dino_matches)
+			continue;
 		field_value(&va, f, a);
 		field_value(&vb, f, b);
 		if (strcmp(tl_buf_str(&va), tl_buf_str(&vb))) {
