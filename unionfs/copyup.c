@@ -234,3 +234,15 @@ int ufs_copy_up(struct ufs *ufs, struct ufs_node *node)
 	pthread_mutex_unlock(&node->copyup_lock);
 	return r;
 }
+
+int ufs_copy_up_open_dir(struct ufs *ufs, struct ufs_node *dir)
+{
+	int r = ufs_copy_up(ufs, dir);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *path = NULL;
+	r = ufs_node_path(ufs, dir, &path);
+	if (r < 0)
+		return r;
+	return ufs_layer_open_dir(ufs, 0, path);
+}

@@ -169,15 +169,7 @@ static int create_in(struct ufs *ufs, struct ufs_node *dir, const char *name, co
 		return -EEXIST;
 	if (r != -ENOENT)
 		return r;
-	r = ufs_copy_up(ufs, dir);
-	if (r < 0)
-		return r;
-
-	_cleanup_free_ char *dpath = NULL;
-	r = ufs_node_path(ufs, dir, &dpath);
-	if (r < 0)
-		return r;
-	_cleanup_close_ int upfd = ufs_layer_open_dir(ufs, 0, dpath);
+	_cleanup_close_ int upfd = ufs_copy_up_open_dir(ufs, dir);
 	if (upfd < 0)
 		return upfd;
 	_cleanup_free_ char *link_name = NULL;

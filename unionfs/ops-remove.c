@@ -40,14 +40,7 @@ int ufs_remove_upper(struct ufs *ufs, int upfd, const char *name, bool is_dir, b
 
 int ufs_remove_entry(struct ufs *ufs, struct ufs_node *dir, const char *name, const struct ufs_found *found)
 {
-	int r = ufs_copy_up(ufs, dir);
-	if (r < 0)
-		return r;
-	_cleanup_free_ char *dpath = NULL;
-	r = ufs_node_path(ufs, dir, &dpath);
-	if (r < 0)
-		return r;
-	_cleanup_close_ int upfd = ufs_layer_open_dir(ufs, 0, dpath);
+	_cleanup_close_ int upfd = ufs_copy_up_open_dir(ufs, dir);
 	if (upfd < 0)
 		return upfd;
 	if (found->layer > 0)

@@ -108,20 +108,12 @@ static int rename_prepare(struct rename_ctx *c)
 		c->nnode = ufs_node_get_or_create(ufs, c->ndir, c->nname, &c->fn, false);
 		r = c->nnode ? ufs_copy_up(ufs, c->nnode) : -ENOMEM;
 	}
-	if (r >= 0)
-		r = ufs_copy_up(ufs, c->ndir);
 	if (r < 0)
 		return r;
-	_cleanup_free_ char *op = NULL, *np = NULL;
-	r = ufs_node_path(ufs, c->odir, &op);
-	if (r >= 0)
-		r = ufs_node_path(ufs, c->ndir, &np);
-	if (r < 0)
-		return r;
-	c->uo = ufs_layer_open_dir(ufs, 0, op);
+	c->uo = ufs_copy_up_open_dir(ufs, c->odir);
 	if (c->uo < 0)
 		return c->uo;
-	c->un = ufs_layer_open_dir(ufs, 0, np);
+	c->un = ufs_copy_up_open_dir(ufs, c->ndir);
 	return c->un < 0 ? c->un : 0;
 }
 

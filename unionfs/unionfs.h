@@ -253,6 +253,9 @@ int ufs_copy_up(struct ufs *ufs, struct ufs_node *node);
  * "/proc/self/fd/..." paths; follow: the paths name fds of the objects
  * themselves (not a parent's fd and a name). */
 int ufs_copy_xattrs(const struct ufs *ufs, const char *src, const char *dst, bool follow);
+/* Copies the directory dir up and opens its upper directory (O_PATH);
+ * returns the fd or a negative errno. */
+int ufs_copy_up_open_dir(struct ufs *ufs, struct ufs_node *dir);
 /* Creates a temporary name in the workdir (for atomic creation). */
 void ufs_tmp_name(struct ufs *ufs, char buf[], size_t size);
 /* Clears what a crash left in the workdir. */

@@ -15,6 +15,7 @@
 
 #include "common/fsops.h"
 #include "common/path.h"
+#include "tests/lib/testlib.h"
 
 static char top[64];
 static int root = -1;
@@ -105,9 +106,5 @@ int main(void)
 	tcase_add_test(tc, beneath_openat2);
 	tcase_add_test(tc, beneath_fallback_walk);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tl_run_suite(s, "test-common-path", 0);
 }

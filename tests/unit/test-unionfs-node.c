@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "unionfs/unionfs.h"
+#include "tests/lib/testlib.h"
 
 static struct ufs *ufs;
 
@@ -154,9 +155,5 @@ int main(void)
 	tcase_add_test(tc, reused_inode_number_of_other_type);
 	tcase_add_test(tc, table_grows);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tl_run_suite(s, "test-unionfs-node", 0);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "unionfs/unionfs.h"
+#include "tests/lib/testlib.h"
 
 static struct lamina_union_config *parse(int argc, char **argv, enum lamina_union_action *action,
 					 struct lm_error *err, int *ret)
@@ -186,9 +187,5 @@ int main(void)
 	tcase_add_test(tc, missing_pieces_are_errors);
 	tcase_add_test(tc, too_many_lowers);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tl_run_suite(s, "test-unionfs-options", 0);
 }

@@ -16,6 +16,7 @@
 
 #include "common/fsops.h"
 #include "unionfs/unionfs.h"
+#include "tests/lib/testlib.h"
 
 static char top[64];
 static int topfd = -1;
@@ -301,10 +302,7 @@ END_TEST
 
 int main(void)
 {
-	if (geteuid() != 0) {
-		fprintf(stderr, "SKIP: needs root (mknod of whiteouts, trusted.* xattrs)\n");
-		return 77;
-	}
+	/* root: mknod of whiteouts, trusted.* xattrs */
 	Suite *s = suite_create("unionfs-whiteout");
 	TCase *tc = tcase_create("markers");
 	tcase_add_checked_fixture(tc, setup, teardown);
@@ -318,9 +316,5 @@ int main(void)
 	tcase_add_test(tc, rootless_form_without_mknod);
 	tcase_add_test(tc, workdir_leftovers_cleared_at_open);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tl_run_suite(s, "test-unionfs-whiteout", TL_NEED_ROOT);
 }
