@@ -1,0 +1,98 @@
+#!/bin/sh
+# tests/integration/cli-lamina-fuse.sh: the lamina-fuse program as runtimes
+# and people run it: --version and --help, refused options, "BIN -o OPTS
+# MERGED" returning only once the mount is usable, the mount.fuse3 forms,
+# and the daemon ending at fusermount3 -u and at umount.
+set -u
+prog=${LAMINA_FUSE:?LAMINA_FUSE names the lamina-fuse to test}
+if [ "$(id -u)" != 0 ] || [ ! -c /dev/fuse ]; then
+	echo "SKIP: needs root and /dev/fuse"
+	exit 77
+fi
+top=$(mktemp -d "${TMPDIR:-/tmp}/lamina-cli-XXXXXX")
+fails=0
+cleanup() {
+	for m in "$top"/m*; do umount -l "$m" 2>/dev/null; done
+	rm -rf "$top"
+}
+trap cleanup EXIT
+fail() {
+	echo "FAIL: $*"
+	fails=$((fails + 1))
+}
+ok() { echo "ok: $*"; }
+
+# The daemon serving mount point $1, or nothing.
+daemon_of() {
+	for p in /proc/[0-9]*; do
+		case $(tr '\0' ' ' < "$p/cmdline" 2>/dev/null) in
+		*lamina-fuse*" $1"*) echo "${p#/proc/}" ;;
+		esac
+	done
+}
+
+# Waits up to 5 s for the daemon of $1 to be gone.
+wait_gone() {
+	i=0
+	while [ -n "$(daemon_of "$1")" ] && [ $i -lt 50 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ -z "$(daemon_of "$1")" ]
+}
+
+mkdir -p "$top/l1" "$top/l2" "$top/u" "$top/w" "$top/m1" "$top/m2" "$top/m3"
+echo top > "$top/l1/f"
+echo bottom > "$top/l2/f"
+echo only-bottom > "$top/l2/g"
+
+out=$("$prog" --version) && case $out in "lamina-fuse version "*) ok "--version: $out" ;; *) fail "--version said '$out'" ;; esac
+"$prog" --help | grep -q 'lowerdir=' && ok "--help" || fail "--help has no usage"
+
+# Refused options: non-zero exit, the option named, nothing mounted.
+for opt in uidmapping=:0:100000:65536 squash_to_uid=1000 xattr_permissions=2 bogus; do
+	err=$("$prog" -o "lowerdir=$top/l1,$opt" "$top/m1" 2>&1) && fail "$opt was accepted"
+	case $err in *"'$opt'"*) ok "refused $opt" ;; *) fail "$opt: message '$err' does not name it" ;; esac
+done
+mountpoint -q "$top/m1" && fail "a refused option left a mount"
+err=$("$prog" -o "lowerdir=$top/nonexistent" "$top/m1" 2>&1) && fail "a missing lower was accepted"
+case $err in *nonexistent*) ok "missing lower named" ;; *) fail "missing lower: '$err'" ;; esac
+
+# podman's form: three arguments, empty option, returns once usable.
+"$prog" -o "lowerdir=$top/l1:$top/l2,upperdir=$top/u,workdir=$top/w,,volatile" "$top/m1" || fail "mount failed"
+[ "$(cat "$top/m1/f" 2>&1)" = top ] && [ "$(cat "$top/m1/g" 2>&1)" = only-bottom ] &&
+	ok "merged view usable on return" || fail "merged view not ready on return"
+grep -q " $top/m1 fuse.lamina-fuse " /proc/mounts && ok "type fuse.lamina-fuse" || fail "mount type"
+pid=$(daemon_of "$top/m1")
+[ -n "$pid" ] || fail "no daemon"
+fusermount3 -u "$top/m1" || fail "fusermount3 -u"
+wait_gone "$top/m1" && ok "fusermount3 -u ends the daemon" || fail "daemon still there after fusermount3 -u"
+
+# Read-only union; umount ends the daemon too.
+"$prog" -o "lowerdir=$top/l1:$top/l2" "$top/m2" || fail "read-only mount failed"
+echo x 2>/dev/null > "$top/m2/new" && fail "wrote into a read-only union"
+grep " $top/m2 " /proc/mounts | grep -q ' ro[,]' && ok "read-only union mounted ro" || fail "not ro"
+umount "$top/m2" || fail "umount"
+wait_gone "$top/m2" && ok "umount ends the daemon" || fail "daemon still there after umount"
+
+# mount(8)'s helper: "mount -t fuse PROG#SOURCE" and mount.fuse3 with -t.
+mount -t fuse "$prog#lamina-src" "$top/m3" -o "lowerdir=$top/l1:$top/l2" || fail "mount -t fuse"
+grep -q "^lamina-src $top/m3 fuse.lamina-fuse" /proc/mounts && ok "mount -t fuse PROG#SOURCE" || fail "mount -t fuse"
+umount "$top/m3"
+wait_gone "$top/m3" || fail "daemon of the mount -t fuse mount still there"
+PATH="$(dirname "$prog"):$PATH" mount.fuse3 lamina-src2 "$top/m3" -t lamina-fuse -o "lowerdir=$top/l1" ||
+	fail "mount.fuse3 -t lamina-fuse"
+[ "$(cat "$top/m3/f" 2>&1)" = top ] && ok "mount.fuse3 SOURCE MNT -t lamina-fuse" || fail "mount.fuse3 form"
+umount "$top/m3"
+
+# -f stays in the foreground until unmounted.
+"$prog" -f -o "lowerdir=$top/l1" "$top/m3" &
+fg=$!
+i=0
+while ! mountpoint -q "$top/m3" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+kill -0 "$fg" 2>/dev/null && ok "-f: still running while mounted" || fail "-f returned early"
+fusermount3 -u "$top/m3"
+wait "$fg" && ok "-f: exits 0 at unmount" || fail "-f: non-zero exit at unmount"
+
+echo "$fails failed"
+[ "$fails" = 0 ]
