@@ -156,9 +156,15 @@ static int copy_up_locked(struct ufs *ufs, struct ufs_node *node, int layer)
 	atomic_store(&node->layer, 0);
 	if (S_ISDIR(st.st_mode))
 		node->merged = true;
+	struct ufs_node *parent = node->parent;
+	ufs_node_ref(ufs, parent);
 	pthread_rwlock_unlock(&ufs->tree_lock);
+	/* A directory that became merged reports nlink 1; the upper parent
+	 * got an entry (its mtime moved) without the kernel knowing. */
 	if (S_ISDIR(st.st_mode))
 		ufs_notify_attr_changed(ufs, node);
+	ufs_notify_attr_changed(ufs, parent);
+	ufs_node_unref(ufs, parent);
 	if (S_ISREG(st.st_mode) && st.st_nlink > 1)
 		return ufs_hardlinks_copy_up(ufs, node, layer, &st);
 	return 0;

@@ -44,6 +44,10 @@ void ufs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	pthread_mutex_init(&d->lock, NULL);
 	ufs_handle_track(ufs, &d->h, dirhandle_free);
 	fi->fh = (uintptr_t)d;
+	/* The kernel may keep the listing: it drops it itself when an
+	 * operation through the mount changes the directory. */
+	fi->cache_readdir = ufs->timeout > 0;
+	fi->keep_cache = ufs->timeout > 0;
 	if (fuse_reply_open(req, fi) == -ENOENT) {
 		ufs_handle_untrack(ufs, &d->h);
 		dirhandle_free(ufs, &d->h);
@@ -59,7 +63,57 @@ static uint64_t parent_ino(struct ufs *ufs, struct ufs_node *dir)
 	return ino;
 }
 
-void ufs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+/* What readdirplus tells about an entry: the lookup's answer. Non-
+ * directories come from the listing as they are (the topmost object of a
+ * name is what lookup finds); directories need their merge worked out. */
+static int entry_found(struct ufs *ufs, struct ufs_node *dir, const struct ufs_dirent *e, struct ufs_found *ret)
+{
+	if (S_ISDIR(e->st.st_mode))
+		return ufs_lookup_name(ufs, dir, e->name, ret);
+	*ret = (struct ufs_found){
+		.layer = e->layer,
+		.last_layer = e->layer,
+		.nlink_extra = e->nlink_extra,
+		.st = e->st,
+	};
+	return 0;
+}
+
+/* Adds the entry at position i (0 ".", 1 "..", then the listing) to buf;
+ * returns the size it takes, more than room when it did not fit. With
+ * plus, the entry's node gets the kernel's reference, undone if it did not
+ * fit. */
+static size_t add_entry(fuse_req_t req, struct ufs *ufs, struct ufs_node *dir, struct ufs_dirhandle *d, bool plus,
+			off_t i, char *buf, size_t room)
+{
+	struct fuse_entry_param ep = { .attr_timeout = ufs->timeout, .entry_timeout = ufs->timeout };
+	const char *name;
+	struct ufs_node *node = NULL;
+	if (i < 2) {
+		name = i == 0 ? "." : "..";
+		ep.attr.st_ino = i == 0 ? dir->ino : parent_ino(ufs, dir);
+		ep.attr.st_mode = S_IFDIR;
+	} else {
+		const struct ufs_dirent *e = &d->listing.entries[i - 2];
+		struct ufs_found f;
+		name = e->name;
+		ep.attr.st_ino = e->st.st_ino;
+		ep.attr.st_mode = e->st.st_mode & S_IFMT;
+		if (plus && entry_found(ufs, dir, e, &f) == 0 &&
+		    (node = ufs_node_get_or_create(ufs, dir, name, &f, true))) {
+			ep.ino = ufs_nodeid(ufs, node);
+			ep.attr = f.st;
+		}
+	}
+	if (!plus)
+		return fuse_add_direntry(req, buf, room, name, &ep.attr, i + 1);
+	size_t n = fuse_add_direntry_plus(req, buf, room, name, &ep, i + 1);
+	if (n > room && node)
+		ufs_node_forget(ufs, node, 1);
+	return n;
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi, bool plus)
 {
 	struct ufs *ufs = ufs_of(req);
 	struct ufs_node *dir = ufs_node_of(ufs, ino);
@@ -79,27 +133,26 @@ void ufs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 	}
 	d->served = true;
 	size_t used = 0;
-	/* offsets: 0 ".", 1 "..", then 2 + index in the listing */
 	for (off_t i = off; i < (off_t)d->listing.n + 2; i++) {
-		struct stat st = { 0 };
-		const char *name;
-		if (i < 2) {
-			name = i == 0 ? "." : "..";
-			st.st_ino = i == 0 ? dir->ino : parent_ino(ufs, dir);
-			st.st_mode = S_IFDIR;
-		} else {
-			const struct ufs_dirent *e = &d->listing.entries[i - 2];
-			name = e->name;
-			st.st_ino = e->ino;
-			st.st_mode = e->type;
-		}
-		size_t n = fuse_add_direntry(req, buf + used, size - used, name, &st, i + 1);
+		size_t n = add_entry(req, ufs, dir, d, plus, i, buf + used, size - used);
 		if (n > size - used)
 			break;
 		used += n;
 	}
 	pthread_mutex_unlock(&d->lock);
 	fuse_reply_buf(req, buf, used);
+}
+
+void ufs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, false);
+}
+
+/* readdir with each entry's lookup: a walk that stats everything (find,
+ * ls -l, tar) needs no lookup request per entry. */
+void ufs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, true);
 }
 
 void ufs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

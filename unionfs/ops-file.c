@@ -119,6 +119,10 @@ void ufs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	fi->fh = (uintptr_t)f;
+	/* The data can only change through this mount, which keeps the
+	 * kernel's page cache right (writes go through it, truncation
+	 * invalidates it); copy-up copies the same bytes. */
+	fi->keep_cache = ufs->timeout > 0;
 	if (fuse_reply_open(req, fi) == -ENOENT)
 		ufs_op_release_file(ufs, f);
 }

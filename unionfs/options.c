@@ -25,7 +25,12 @@ struct lamina_union_config *lamina_union_config_new(void)
 	if (!c)
 		return NULL;
 	c->fsync = true;
-	c->timeout = 1.0;
+	/* The branches must not change under the mount (as for the kernel's
+	 * overlayfs), so what the kernel caches stays true until an operation
+	 * through the mount changes it, and the kernel invalidates its caches
+	 * for those itself; see docs/unionfs.md, "Caches". timeout=0 is for
+	 * branches that do change underneath. */
+	c->timeout = 86400.0;
 	c->threads = 10;
 	return c;
 }
@@ -352,7 +357,8 @@ const char *lamina_union_usage(void)
 	       "  -f              stay in the foreground\n"
 	       "  -d, --debug     log every operation (implies -f)\n"
 	       "  -o OPTS         lowerdir=, upperdir=, workdir=, volatile, fsync=0|1,\n"
-	       "                  timeout=SECONDS (kernel cache timeout), and mount options\n"
+	       "                  timeout=SECONDS (kernel cache timeout, default a day; 0 for\n"
+	       "                  branches changed from outside), and mount options\n"
 	       "                  (nodev, nosuid, noexec, ro, noatime, allow_other...)\n"
 	       "\n"
 	       "Unmount with 'fusermount3 -u MOUNTPOINT' or 'umount MOUNTPOINT'.\n";

@@ -73,7 +73,8 @@ struct merge {
 	size_t nhidden, caphidden;
 };
 
-static int push_entry(struct merge *m, const char *name, uint64_t ino, mode_t type)
+static int push_entry(struct merge *m, const char *name, int layer, const struct stat *st,
+		      const struct ufs_origin *o)
 {
 	if (m->out->n == m->cap) {
 		size_t cap = m->cap ? m->cap * 2 : 32;
@@ -86,7 +87,10 @@ static int push_entry(struct merge *m, const char *name, uint64_t ino, mode_t ty
 	char *copy = strdup(name);
 	if (!copy)
 		return -ENOMEM;
-	m->out->entries[m->out->n++] = (struct ufs_dirent){ .name = copy, .ino = ino, .type = type };
+	struct ufs_dirent *e = &m->out->entries[m->out->n++];
+	*e = (struct ufs_dirent){ .name = copy, .layer = layer, .nlink_extra = o->nlink_extra, .st = *st };
+	e->st.st_ino = o->ino;
+	e->st.st_nlink += o->nlink_extra;
 	return 0;
 }
 
@@ -122,7 +126,7 @@ static int add_layer_entry(struct merge *m, int layer, int dfd, struct dirent *d
 		return push_hidden(m, name);
 	struct ufs_origin o;
 	ufs_origin_of(m->ufs, layer, dfd, name, &st, &o);
-	int r = push_entry(m, name, o.ino, st.st_mode & S_IFMT);
+	int r = push_entry(m, name, layer, &st, &o);
 	if (r < 0)
 		return r;
 	return set_add(&m->seen, m->out->entries[m->out->n - 1].name);

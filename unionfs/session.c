@@ -54,6 +54,7 @@ const struct fuse_lowlevel_ops ufs_ops = {
 	.fsync = ufs_op_fsync,
 	.opendir = ufs_op_opendir,
 	.readdir = ufs_op_readdir,
+	.readdirplus = ufs_op_readdirplus,
 	.releasedir = ufs_op_releasedir,
 	.fsyncdir = ufs_op_fsyncdir,
 	.statfs = ufs_op_statfs,

@@ -281,8 +281,10 @@ int ufs_hardlinks_copy_up(struct ufs *ufs, struct ufs_node *node, int layer, con
 /* readdir.c */
 struct ufs_dirent {
 	char *name;
-	uint64_t ino;
-	mode_t type; /* S_IFMT bits */
+	int layer;    /* the layer the entry comes from */
+	unsigned nlink_extra;
+	struct stat st; /* as lookup reports it (st_ino, st_nlink), except
+			 * for directories, whose merge lookup works out */
 };
 struct ufs_dir_listing {
 	struct ufs_dirent *entries;
