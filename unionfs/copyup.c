@@ -149,9 +149,9 @@ static int copy_up_locked(struct ufs *ufs, struct ufs_node *node, int layer)
 		log_debug("copy-up of '%s' from layer %d failed: %s", name, layer, strerror(-r));
 		return r;
 	}
-	if (ufs->fsync && lm_fsync_dir(upfd) < 0)
-		log_debug("fsync of the upper directory of '%s' failed, ignoring", name);
-
+	/* No fsync of the upper directory, as the kernel's copy-up: the data
+	 * was synced before the rename, so after a crash the name shows the
+	 * lower object or the whole copy, never a part of it. */
 	pthread_rwlock_wrlock(&ufs->tree_lock);
 	atomic_store(&node->layer, 0);
 	if (S_ISDIR(st.st_mode))

@@ -124,6 +124,7 @@ int ufs_open(const struct lamina_union_config *config, struct ufs **ret, struct 
 	ufs->layers = calloc(ufs->nlayers, sizeof(*ufs->layers));
 	pthread_rwlock_init(&ufs->tree_lock, NULL);
 	pthread_mutex_init(&ufs->nodes_lock, NULL);
+	pthread_mutex_init(&ufs->whiteout_lock, NULL);
 	ufs_handles_init(ufs);
 	ufs->fsync = config->fsync;
 	ufs->timeout = config->timeout;
@@ -183,6 +184,7 @@ struct ufs *ufs_close(struct ufs *ufs)
 	lm_close(ufs->work_fd);
 	pthread_rwlock_destroy(&ufs->tree_lock);
 	pthread_mutex_destroy(&ufs->nodes_lock);
+	pthread_mutex_destroy(&ufs->whiteout_lock);
 	free(ufs);
 	return NULL;
 }

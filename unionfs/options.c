@@ -31,7 +31,7 @@ struct lamina_union_config *lamina_union_config_new(void)
 	 * for those itself; see docs/unionfs.md, "Caches". timeout=0 is for
 	 * branches that do change underneath. */
 	c->timeout = 86400.0;
-	c->threads = 10;
+	c->threads = 4;
 	return c;
 }
 

@@ -37,6 +37,7 @@
 #include <lamina/union.h>
 
 #define UFS_MAX_LOWERS 500 /* as the kernel's OVL_MAX_STACK */
+#define UFS_MAX_THREADS 32 /* FUSE workers at most */
 
 /* options.c */
 struct lamina_union_config {
@@ -52,7 +53,7 @@ struct lamina_union_config {
 	bool fsync;         /* fsync copy-ups and honour fsync (off with volatile/fsync=0) */
 	bool volatile_;     /* "volatile" given */
 	double timeout;     /* kernel entry/attr cache timeout, seconds */
-	int threads;        /* max idle worker threads */
+	int threads;        /* idle FUSE workers kept */
 };
 
 /* fs.c: one mounted union */
@@ -80,6 +81,7 @@ struct ufs {
 	int work_fd;              /* O_PATH of WORK/work, -1 without upper */
 	bool same_dev;            /* every layer on one file system: real st_ino is unique */
 	bool whiteout_mknod;      /* can mknod 0/0 in the upper: kernel-form whiteouts */
+	pthread_mutex_t whiteout_lock; /* renewing the shared whiteout (whiteout.c) */
 	const char *xattr_prefix; /* private namespace: "trusted.overlay." or "user.overlay." */
 	char xattr_opaque[32];    /* PREFIX "opaque" */
 	char xattr_origin[32];    /* PREFIX "lamina.ino": a copied-up object's reported st_ino */
@@ -194,6 +196,7 @@ void ufs_proc_path(char buf[], size_t size, int fd, const char *name);
 /* whiteout.c: the on-disk markers */
 #define UFS_WH_PREFIX ".wh."
 #define UFS_WH_OPQ ".wh..wh..opq"
+#define UFS_SHARED_WHITEOUT "#whiteout" /* in WORK/work, linked to make whiteouts */
 bool ufs_is_whiteout_stat(const struct stat *st);
 /* A name that readdir and lookup never show (".wh.*" markers). */
 bool ufs_name_is_private(const char *name);

@@ -79,10 +79,50 @@ int ufs_dir_is_opaque(struct ufs *ufs, int parent_fd, const char *name, int dirf
 	return errno == ENOENT ? 0 : -errno;
 }
 
+/* A fresh shared whiteout in the workdir, replacing the old one (which
+ * keeps serving the whiteouts already linked to it). With whiteout_lock. */
+static int renew_shared_whiteout(struct ufs *ufs)
+{
+	char tmp[64];
+	ufs_tmp_name(ufs, tmp, sizeof(tmp));
+	if (mknodat(ufs->work_fd, tmp, S_IFCHR | 0, makedev(0, 0)) < 0)
+		return -errno;
+	if (renameat(ufs->work_fd, tmp, ufs->work_fd, UFS_SHARED_WHITEOUT) < 0) {
+		int r = -errno;
+		unlinkat(ufs->work_fd, tmp, 0);
+		return r;
+	}
+	return 0;
+}
+
+/* As overlayfs: whiteouts are hard links of one 0/0 device in the workdir,
+ * so removing many lower files allocates no inode each (the cost of mknod
+ * on ext4). A new shared one is made when it is missing or full. */
+static int link_shared_whiteout(struct ufs *ufs, int parent_fd, const char *name)
+{
+	for (int tries = 0; tries < 2; tries++) {
+		if (linkat(ufs->work_fd, UFS_SHARED_WHITEOUT, parent_fd, name, 0) == 0)
+			return 0;
+		if (errno != ENOENT && errno != EMLINK)
+			return -errno;
+		pthread_mutex_lock(&ufs->whiteout_lock);
+		int r = renew_shared_whiteout(ufs);
+		pthread_mutex_unlock(&ufs->whiteout_lock);
+		if (r < 0)
+			return r;
+	}
+	return -EMLINK;
+}
+
 int ufs_whiteout_create(struct ufs *ufs, int parent_fd, const char *name)
 {
-	if (ufs->whiteout_mknod)
+	if (ufs->whiteout_mknod) {
+		int r = link_shared_whiteout(ufs, parent_fd, name);
+		if (r == -EEXIST || r >= 0)
+			return r;
+		/* a file system without hard links: one inode each */
 		return mknodat(parent_fd, name, S_IFCHR | 0, makedev(0, 0)) < 0 ? -errno : 0;
+	}
 	char wh[NAME_MAX + 8];
 	if (strlen(name) + strlen(UFS_WH_PREFIX) > NAME_MAX)
 		return -ENAMETOOLONG;
