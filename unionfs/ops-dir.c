@@ -1,8 +1,7 @@
 /*
  * unionfs/ops-dir.c: FUSE adapters for open directories. The merged listing
- * is built at opendir and kept for the handle (as overlayfs caches it per
- * open file); offsets are positions in it, and reading from 0 again after a
- * rewind rebuilds it.
+ * is built when reading starts (offset 0) and kept for the handle, as
+ * overlayfs caches it per open file; offsets are positions in it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,17 +34,12 @@ void ufs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	int r = ufs_dir_list(ufs, ufs_node_of(ufs, ino), &d->listing);
-	if (r < 0) {
-		free(d);
-		fuse_reply_err(req, -r);
-		return;
-	}
 	pthread_mutex_init(&d->lock, NULL);
 	ufs_handle_track(ufs, &d->h, dirhandle_free);
 	fi->fh = (uintptr_t)d;
-	/* The kernel may keep the listing: it drops it itself when an
-	 * operation through the mount changes the directory. */
+	/* The kernel may keep the listing, also from one open to the next:
+	 * it drops it itself when an operation through the mount changes the
+	 * directory (copy-up changes no listing). */
 	fi->cache_readdir = ufs->timeout > 0;
 	fi->keep_cache = ufs->timeout > 0;
 	if (fuse_reply_open(req, fi) == -ENOENT) {
@@ -124,14 +118,21 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 		return;
 	}
 	pthread_mutex_lock(&d->lock);
-	if (off == 0 && d->served) {
+	if (off == 0 || !d->listed) {
+		/* Built when reading starts, not at opendir: the kernel may have
+		 * served this open from its cache until now, while the directory
+		 * changed (as overlayfs builds its cache at the first iterate). */
 		struct ufs_dir_listing fresh;
-		if (ufs_dir_list(ufs, dir, &fresh) >= 0) {
-			ufs_dir_listing_free(&d->listing);
-			d->listing = fresh;
+		int r = ufs_dir_list(ufs, dir, &fresh);
+		if (r < 0) {
+			pthread_mutex_unlock(&d->lock);
+			fuse_reply_err(req, -r);
+			return;
 		}
+		ufs_dir_listing_free(&d->listing);
+		d->listing = fresh;
+		d->listed = true;
 	}
-	d->served = true;
 	size_t used = 0;
 	for (off_t i = off; i < (off_t)d->listing.n + 2; i++) {
 		size_t n = add_entry(req, ufs, dir, d, plus, i, buf + used, size - used);

@@ -25,11 +25,11 @@ struct ufs_file {
 	pthread_mutex_t lock;
 };
 
-/* An open directory: the merged listing, built at opendir and at rewind. */
+/* An open directory: the merged listing, built when reading starts. */
 struct ufs_dirhandle {
 	struct ufs_handle h; /* first */
 	struct ufs_dir_listing listing; /* protected by lock */
-	bool served;                    /* a readdir happened; protected by lock */
+	bool listed;                    /* listing holds something; protected by lock */
 	pthread_mutex_t lock;
 };
 
