@@ -28,6 +28,12 @@ static void ufs_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_SPLICE_WRITE;
 	if (conn->capable & FUSE_CAP_SPLICE_MOVE)
 		conn->want |= FUSE_CAP_SPLICE_MOVE;
+	/* 1 MiB writes and readahead instead of 128 KiB: an eighth of the
+	 * round trips for sequential I/O */
+	conn->max_write = UFS_MAX_IO;
+	conn->max_read = UFS_MAX_IO; /* must equal the max_read mount option */
+	if (conn->max_readahead < UFS_MAX_IO)
+		conn->max_readahead = UFS_MAX_IO;
 	(void)userdata;
 }
 
@@ -83,7 +89,8 @@ static int build_fuse_args(const struct lamina_union_config *config, struct fuse
 	bool root = geteuid() == 0;
 	/* without an upper layer the mount itself is read-only, so that
 	 * statvfs and access(W_OK) say so, as on the kernel's overlayfs */
-	int n = snprintf(opts, sizeof(opts), "fsname=%s,subtype=lamina-fuse,default_permissions%s%s%s%s", source,
+	int n = snprintf(opts, sizeof(opts), "fsname=%s,subtype=lamina-fuse,default_permissions,max_read=%d%s%s%s%s",
+			 source, UFS_MAX_IO,
 			 root ? ",allow_other,suid,dev" : "", config->upper ? "" : ",ro",
 			 config->fuse_opts ? "," : "", config->fuse_opts ? config->fuse_opts : "");
 	if (n < 0 || (size_t)n >= sizeof(opts))

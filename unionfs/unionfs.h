@@ -38,6 +38,7 @@
 
 #define UFS_MAX_LOWERS 500 /* as the kernel's OVL_MAX_STACK */
 #define UFS_MAX_THREADS 32 /* FUSE workers at most */
+#define UFS_MAX_IO (1 << 20) /* largest read and write request */
 
 /* options.c */
 struct lamina_union_config {
