@@ -127,6 +127,7 @@ int ufs_open(const struct lamina_union_config *config, struct ufs **ret, struct 
 	pthread_mutex_init(&ufs->whiteout_lock, NULL);
 	ufs_handles_init(ufs);
 	ufs->fsync = config->fsync;
+	ufs->writeback = config->writeback && config->upper;
 	ufs->timeout = config->timeout;
 	ufs->debug = config->debug;
 	set_xattr_prefix(ufs, "trusted.overlay.");

@@ -277,7 +277,7 @@ void ufs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 		.mode = S_IFREG | (mode & 07777),
 		.uid = ctx->uid,
 		.gid = ctx->gid,
-		.open_flags = fi->flags & ~O_CREAT,
+		.open_flags = ufs_branch_open_flags(ufs, fi->flags) & ~(O_NOFOLLOW | O_CLOEXEC),
 	};
 	struct ufs_found found;
 	int fd;

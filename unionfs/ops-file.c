@@ -46,10 +46,17 @@ void ufs_op_release_file(struct ufs *ufs, struct ufs_file *f)
 	file_free(ufs, &f->h);
 }
 
-/* The flags a branch file is opened with: no creation, never a symlink. */
-static int open_flags(int flags)
+int ufs_branch_open_flags(const struct ufs *ufs, int flags)
 {
-	return (flags & ~(O_CREAT | O_EXCL | O_NOCTTY)) | O_NOFOLLOW | O_CLOEXEC;
+	flags = (flags & ~(O_CREAT | O_EXCL | O_NOCTTY)) | O_NOFOLLOW | O_CLOEXEC;
+	if (ufs->writeback) {
+		/* the kernel writes back whole pages, which it may have to read
+		 * first, and places appends itself */
+		if ((flags & O_ACCMODE) == O_WRONLY)
+			flags = (flags & ~O_ACCMODE) | O_RDWR;
+		flags &= ~O_APPEND;
+	}
+	return flags;
 }
 
 /* The node's upper object, opened anew: by name, or for a removed node
@@ -78,7 +85,7 @@ int ufs_file_fd(struct ufs *ufs, struct ufs_file *f)
 	int node_layer = atomic_load(&f->node->layer);
 	if (node_layer < f->layer) {
 		/* copied up since it was opened: follow the data upwards */
-		int fd = reopen_upper(ufs, f->node, open_flags(f->flags & ~O_TRUNC));
+		int fd = reopen_upper(ufs, f->node, ufs_branch_open_flags(ufs, f->flags & ~O_TRUNC));
 		if (fd >= 0) {
 			lm_close(f->fd);
 			f->fd = fd;
@@ -107,7 +114,7 @@ void ufs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	int layer = atomic_load(&node->layer);
-	int fd = ufs_node_open(ufs, node, open_flags(fi->flags));
+	int fd = ufs_node_open(ufs, node, ufs_branch_open_flags(ufs, fi->flags));
 	if (fd < 0) {
 		fuse_reply_err(req, -fd);
 		return;

@@ -93,6 +93,9 @@ void ufs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino
 		   const char *newname, unsigned int flags);
 
 /* ops-file.c */
+/* The flags a branch file is opened with for an open with flags: never
+ * creating, never a symlink, and as the writeback cache needs. */
+int ufs_branch_open_flags(const struct ufs *ufs, int flags);
 struct ufs_file *ufs_file_new(struct ufs *ufs, struct ufs_node *node, int fd, int layer, int flags);
 void ufs_op_release_file(struct ufs *ufs, struct ufs_file *f);
 void ufs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);

@@ -25,6 +25,11 @@ struct lamina_union_config *lamina_union_config_new(void)
 	if (!c)
 		return NULL;
 	c->fsync = true;
+	/* writeback stays off unless asked for (writeback=1): with it, the
+	 * kernel answers SEEK_DATA/SEEK_HOLE and the link count of an open,
+	 * unlinked file from its own state, which differs from the kernel's
+	 * overlayfs (test-union-files shows where). */
+	c->writeback = false;
 	/* The branches must not change under the mount (as for the kernel's
 	 * overlayfs), so what the kernel caches stays true until an operation
 	 * through the mount changes it, and the kernel invalidates its caches
@@ -138,7 +143,7 @@ static const char *const fuse_passthrough[] = {
 static const char *const accepted_noop[] = {
 	"redirect_dir=off", "redirect_dir=nofollow", "index=off", "metacopy=off",
 	"xino=off", "xino=auto", "xino=on", "nfs_export=off", "userxattr", "noacl",
-	"threaded=1", "writeback=1", "writeback=0", "fast_ino=0", "noxattrs=0",
+	"threaded=1", "fast_ino=0", "noxattrs=0",
 	"uuid=on", "uuid=off", "uuid=auto", "uuid=null", "static_nlink", "ino32_t=0",
 };
 
@@ -196,6 +201,10 @@ static int parse_one(struct lamina_union_config *c, const char *opt, struct lm_e
 	}
 	if (!strcmp(opt, "fsync=1")) {
 		c->fsync = true;
+		return 0;
+	}
+	if (!strcmp(opt, "writeback=0") || !strcmp(opt, "writeback=1")) {
+		c->writeback = opt[10] == '1';
 		return 0;
 	}
 	if (!strcmp(opt, "threaded=0"))
@@ -256,6 +265,7 @@ int lamina_union_config_parse_opts(struct lamina_union_config *c, const char *op
 	TAKE_FIELD(fuse_opts)
 #undef TAKE_FIELD
 	c->fsync = tmp.fsync;
+	c->writeback = tmp.writeback;
 	c->volatile_ = tmp.volatile_;
 	c->timeout = tmp.timeout;
 	return 0;

@@ -21,6 +21,7 @@
 
 static void ufs_init(void *userdata, struct fuse_conn_info *conn)
 {
+	struct ufs *ufs = userdata;
 	/* Locks are left to the kernel (local POSIX locks, as fuse-overlayfs
 	 * learned the hard way); splice moves data without copies. */
 	conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
@@ -34,7 +35,14 @@ static void ufs_init(void *userdata, struct fuse_conn_info *conn)
 	conn->max_read = UFS_MAX_IO; /* must equal the max_read mount option */
 	if (conn->max_readahead < UFS_MAX_IO)
 		conn->max_readahead = UFS_MAX_IO;
-	(void)userdata;
+	/* The writeback cache (writeback=1 only): writes gather in the
+	 * kernel's page cache and reach the branch in large pieces (on fsync,
+	 * close, or memory pressure). Off with timeout=0. */
+	if (ufs->writeback && ufs->timeout > 0 && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
+		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+	else
+		conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	ufs->writeback = conn->want & FUSE_CAP_WRITEBACK_CACHE;
 }
 
 const struct fuse_lowlevel_ops ufs_ops = {

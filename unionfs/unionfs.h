@@ -53,6 +53,7 @@ struct lamina_union_config {
 	bool debug;
 	bool fsync;         /* fsync copy-ups and honour fsync (off with volatile/fsync=0) */
 	bool volatile_;     /* "volatile" given */
+	bool writeback;     /* ask for the kernel's writeback cache (writeback=0: no) */
 	double timeout;     /* kernel entry/attr cache timeout, seconds */
 	int threads;        /* idle FUSE workers kept */
 };
@@ -87,6 +88,7 @@ struct ufs {
 	char xattr_opaque[32];    /* PREFIX "opaque" */
 	char xattr_origin[32];    /* PREFIX "lamina.ino": a copied-up object's reported st_ino */
 	bool fsync;
+	bool writeback;           /* the kernel's writeback cache is on (set at init) */
 	double timeout;
 	bool debug;
 	atomic_uint_fast64_t tmp_counter; /* names of objects in the workdir */

@@ -87,6 +87,22 @@ START_TEST(escaped_colon_and_many_lowers)
 }
 END_TEST
 
+START_TEST(writeback_and_timeout)
+{
+	struct lamina_union_config *c = lamina_union_config_new();
+	ck_assert(!c->writeback);
+	ck_assert(c->timeout > 3600);
+	ck_assert_int_eq(lamina_union_config_parse_opts(c, "lowerdir=/a,writeback=1,timeout=0.5", NULL), 0);
+	ck_assert(c->writeback);
+	ck_assert(c->timeout == 0.5);
+	ck_assert_int_eq(lamina_union_config_parse_opts(c, "writeback=0", NULL), 0);
+	ck_assert(!c->writeback);
+	ck_assert_int_eq(lamina_union_config_parse_opts(c, "timeout=-1", NULL), -EINVAL);
+	ck_assert_int_eq(lamina_union_config_parse_opts(c, "timeout=soon", NULL), -EINVAL);
+	lamina_union_config_free(c);
+}
+END_TEST
+
 START_TEST(refused_option_leaves_config_unchanged)
 {
 	struct lamina_union_config *c = lamina_union_config_new();
@@ -182,6 +198,7 @@ int main(void)
 	tcase_add_test(tc, unimplemented_option_refused_by_name);
 	tcase_add_test(tc, escaped_colon_and_many_lowers);
 	tcase_add_test(tc, refused_option_leaves_config_unchanged);
+	tcase_add_test(tc, writeback_and_timeout);
 	tcase_add_test(tc, mount_fuse3_form_and_passthrough);
 	tcase_add_test(tc, flags_help_version);
 	tcase_add_test(tc, missing_pieces_are_errors);
