@@ -297,6 +297,7 @@ void ufs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 	}
 	fi->fh = (uintptr_t)f;
 	fi->keep_cache = ufs->timeout > 0;
+	fi->noflush = 1; /* as in ufs_op_open */
 	struct fuse_entry_param e = {
 		.ino = ufs_nodeid(ufs, node),
 		.attr = found.st,

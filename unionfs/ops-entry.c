@@ -69,6 +69,14 @@ void ufs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *
 	fuse_reply_none(req);
 }
 
+static bool node_is_removed(struct ufs *ufs, struct ufs_node *node)
+{
+	pthread_rwlock_rdlock(&ufs->tree_lock);
+	bool removed = node->removed;
+	pthread_rwlock_unlock(&ufs->tree_lock);
+	return removed;
+}
+
 /* stat through an open file: works after the last name is gone. */
 static int file_stat(struct ufs *ufs, struct ufs_node *node, struct fuse_file_info *fi, struct stat *st)
 {
@@ -87,10 +95,7 @@ static int node_getattr(struct ufs *ufs, struct ufs_node *node, struct fuse_file
 {
 	if (fi && fi->fh && !S_ISDIR(node->type))
 		return file_stat(ufs, node, fi, st);
-	pthread_rwlock_rdlock(&ufs->tree_lock);
-	bool removed = node->removed;
-	pthread_rwlock_unlock(&ufs->tree_lock);
-	if (!removed)
+	if (!node_is_removed(ufs, node))
 		return ufs_node_stat(ufs, node, st);
 	/* as overlayfs: the real object's count (0 for an upper file, the
 	 * lower file's own for a whited-out lower one) */
@@ -159,53 +164,58 @@ static int apply_setattr(struct ufs *ufs, struct ufs_node *node, int fd, int pfd
 	return 0;
 }
 
+/* The attributes after a change, through the fd or parent fd just used
+ * (no second path walk). */
+static int stat_after(struct ufs *ufs, struct ufs_node *node, int fd, int pfd, const char *name, struct stat *ret)
+{
+	if ((fd >= 0 ? fstat(fd, ret) : fstatat(pfd, name, ret, AT_SYMLINK_NOFOLLOW)) < 0)
+		return -errno;
+	ret->st_ino = node->ino;
+	ufs_node_fix_nlink(ufs, node, ret);
+	return 0;
+}
+
+/* Applies the change through fd (or pfd and name) and reads the result. */
+static int setattr_at(struct ufs *ufs, struct ufs_node *node, int fd, int pfd, const char *name,
+		      const struct stat *attr, int to_set, struct stat *ret)
+{
+	int r = apply_setattr(ufs, node, fd, pfd, name, attr, to_set);
+	return r < 0 ? r : stat_after(ufs, node, fd, pfd, name, ret);
+}
+
 static int node_setattr(struct ufs *ufs, struct ufs_node *node, const struct stat *attr, int to_set,
-			struct fuse_file_info *fi)
+			struct fuse_file_info *fi, struct stat *ret)
 {
 	int r = ufs_copy_up(ufs, node);
 	if (r < 0)
 		return r;
-	int fd = -1;
 	if (fi && fi->fh && !S_ISDIR(node->type)) {
-		fd = ufs_file_fd(ufs, ufs_file_of(fi));
+		int fd = ufs_file_fd(ufs, ufs_file_of(fi));
 		if (fd < 0)
 			return fd;
-		if (!(ufs_file_of(fi)->flags & O_ACCMODE) && !(to_set & FUSE_SET_ATTR_SIZE))
-			fd = -1; /* read-only fd: fine for chmod/chown/utimens by path */
+		/* a read-only fd does for everything but truncation */
+		if ((ufs_file_of(fi)->flags & O_ACCMODE) || !(to_set & FUSE_SET_ATTR_SIZE))
+			return setattr_at(ufs, node, fd, -1, NULL, attr, to_set, ret);
 	}
-	if (fd >= 0)
-		return apply_setattr(ufs, node, fd, -1, NULL, attr, to_set);
-	pthread_rwlock_rdlock(&ufs->tree_lock);
-	bool removed = node->removed;
-	pthread_rwlock_unlock(&ufs->tree_lock);
-	if (removed) {
+	if (node_is_removed(ufs, node)) {
 		/* an open file whose last name is gone (fchmod after unlink) */
 		_cleanup_close_ int kept = ufs_node_kept_fd(ufs, node);
-		if (kept < 0)
-			return kept;
-		return apply_setattr(ufs, node, kept, -1, NULL, attr, to_set);
+		return kept < 0 ? kept : setattr_at(ufs, node, kept, -1, NULL, attr, to_set, ret);
 	}
 	if (!node->parent) {
 		_cleanup_close_ int rfd = ufs_node_open(ufs, node, O_RDONLY | O_DIRECTORY);
-		if (rfd < 0)
-			return rfd;
-		return apply_setattr(ufs, node, rfd, -1, NULL, attr, to_set);
+		return rfd < 0 ? rfd : setattr_at(ufs, node, rfd, -1, NULL, attr, to_set, ret);
 	}
 	_cleanup_free_ char *name = NULL;
 	_cleanup_close_ int pfd = ufs_node_open_parent(ufs, node, 0, &name);
-	if (pfd < 0)
-		return pfd;
-	return apply_setattr(ufs, node, -1, pfd, name, attr, to_set);
+	return pfd < 0 ? pfd : setattr_at(ufs, node, -1, pfd, name, attr, to_set, ret);
 }
 
 void ufs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi)
 {
 	struct ufs *ufs = ufs_of(req);
-	struct ufs_node *node = ufs_node_of(ufs, ino);
 	struct stat st;
-	int r = node_setattr(ufs, node, attr, to_set, fi);
-	if (r >= 0)
-		r = node_getattr(ufs, node, fi, &st);
+	int r = node_setattr(ufs, ufs_node_of(ufs, ino), attr, to_set, fi, &st);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else

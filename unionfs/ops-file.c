@@ -130,6 +130,9 @@ void ufs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * kernel's page cache right (writes go through it, truncation
 	 * invalidates it); copy-up copies the same bytes. */
 	fi->keep_cache = ufs->timeout > 0;
+	/* No FLUSH at each close: locks are the kernel's own, and the
+	 * branches are local file systems that need no flush */
+	fi->noflush = 1;
 	if (fuse_reply_open(req, fi) == -ENOENT)
 		ufs_op_release_file(ufs, f);
 }
