@@ -244,11 +244,5 @@ int ufs_copy_up(struct ufs *ufs, struct ufs_node *node)
 int ufs_copy_up_open_dir(struct ufs *ufs, struct ufs_node *dir)
 {
 	int r = ufs_copy_up(ufs, dir);
-	if (r < 0)
-		return r;
-	_cleanup_free_ char *path = NULL;
-	r = ufs_node_path(ufs, dir, &path);
-	if (r < 0)
-		return r;
-	return ufs_layer_open_dir(ufs, 0, path);
+	return r < 0 ? r : ufs_dir_open_layer(ufs, dir, 0);
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -155,6 +156,12 @@ int ufs_open(const struct lamina_union_config *config, struct ufs **ret, struct 
 		ufs->whiteout_mknod = probe_mknod(ufs);
 		probe_xattr_namespace(ufs);
 	}
+	/* half the fd allowance for directories' kept fds, the rest for the
+	 * files that are open through the mount */
+	struct rlimit rl;
+	ufs->max_cached_fds = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+				      ? (int)(rl.rlim_cur / 2)
+				      : 4096;
 	r = ufs_node_table_init(ufs);
 	if (r >= 0)
 		r = make_root(ufs);

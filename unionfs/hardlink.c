@@ -125,14 +125,11 @@ static int link_alias(struct ufs *ufs, struct ufs_node *node, struct ufs_node *a
 	int r = ufs_copy_up(ufs, alias_parent);
 	if (r < 0)
 		return r;
-	_cleanup_free_ char *src_name = NULL, *ppath = NULL;
+	_cleanup_free_ char *src_name = NULL;
 	_cleanup_close_ int src_pfd = ufs_node_open_parent(ufs, node, 0, &src_name);
 	if (src_pfd < 0)
 		return src_pfd;
-	r = ufs_node_path(ufs, alias_parent, &ppath);
-	if (r < 0)
-		return r;
-	_cleanup_close_ int dst_pfd = ufs_layer_open_dir(ufs, 0, ppath);
+	_cleanup_close_ int dst_pfd = ufs_dir_open_layer(ufs, alias_parent, 0);
 	if (dst_pfd < 0)
 		return dst_pfd;
 	if (linkat(src_pfd, src_name, dst_pfd, name, 0) < 0 && errno != EEXIST)

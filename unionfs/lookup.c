@@ -14,23 +14,21 @@
 #include "common/cleanup.h"
 #include "unionfs/unionfs.h"
 
-/* The merge range of dir and its path, read together under tree_lock. */
-static int dir_range(struct ufs *ufs, struct ufs_node *dir, char **ret_path, int *top, int *bottom)
+/* The merge range of dir, read under tree_lock; -ESTALE once removed. */
+static int dir_range(struct ufs *ufs, struct ufs_node *dir, int *top, int *bottom)
 {
-	int r = ufs_node_path(ufs, dir, ret_path);
-	if (r < 0)
-		return r;
 	pthread_rwlock_rdlock(&ufs->tree_lock);
+	bool removed = dir->removed;
 	*top = atomic_load(&dir->layer);
 	*bottom = dir->last_layer;
 	pthread_rwlock_unlock(&ufs->tree_lock);
-	return 0;
+	return removed ? -ESTALE : 0;
 }
 
 /* Opens dir's directory in layer; 0 (and *fd -1) where the layer lacks it. */
-static int open_in_layer(struct ufs *ufs, int layer, const char *dpath, int *fd)
+static int open_in_layer(struct ufs *ufs, struct ufs_node *dir, int layer, int *fd)
 {
-	*fd = ufs_layer_open_dir(ufs, layer, dpath);
+	*fd = ufs_dir_open_layer(ufs, dir, layer);
 	if (*fd >= 0)
 		return 0;
 	if (*fd == -ENOENT || *fd == -ENOTDIR || *fd == -ELOOP) {
@@ -93,16 +91,15 @@ int ufs_lookup_name(struct ufs *ufs, struct ufs_node *dir, const char *name, str
 {
 	if (ufs_name_is_private(name))
 		return -ENOENT;
-	_cleanup_free_ char *dpath = NULL;
 	int top, bottom;
-	int r = dir_range(ufs, dir, &dpath, &top, &bottom);
+	int r = dir_range(ufs, dir, &top, &bottom);
 	if (r < 0)
 		return r;
 
 	struct ufs_found found = { .layer = -1 };
 	for (int l = top; l <= bottom; l++) {
 		int pfd;
-		r = open_in_layer(ufs, l, dpath, &pfd);
+		r = open_in_layer(ufs, dir, l, &pfd);
 		if (r < 0)
 			return r;
 		if (pfd < 0)
@@ -125,14 +122,13 @@ int ufs_lookup_name(struct ufs *ufs, struct ufs_node *dir, const char *name, str
 
 int ufs_lower_has(struct ufs *ufs, struct ufs_node *dir, const char *name, int above)
 {
-	_cleanup_free_ char *dpath = NULL;
 	int top, bottom;
-	int r = dir_range(ufs, dir, &dpath, &top, &bottom);
+	int r = dir_range(ufs, dir, &top, &bottom);
 	if (r < 0)
 		return r;
 	for (int l = above + 1; l <= bottom; l++) {
 		_cleanup_close_ int pfd = -1;
-		r = open_in_layer(ufs, l, dpath, &pfd);
+		r = open_in_layer(ufs, dir, l, &pfd);
 		if (r < 0)
 			return r;
 		if (pfd < 0)

@@ -87,8 +87,9 @@ static struct ufs_node *node_new(uint64_t ino, mode_t type, const char *name)
 	return n;
 }
 
-static void node_destroy(struct ufs_node *n)
+static void node_destroy(struct ufs *ufs, struct ufs_node *n)
 {
+	ufs_dir_forget_fds(ufs, n);
 	if (n->open_fd >= 0)
 		close(n->open_fd);
 	/* aliases were released by the caller (release_locked) or belong to a
@@ -119,7 +120,7 @@ static void release_locked(struct ufs *ufs, struct ufs_node *node)
 			node->aliases = a->next;
 			alias_free_locked(ufs, a);
 		}
-		node_destroy(node);
+		node_destroy(ufs, node);
 		if (parent)
 			parent->refs--;
 		node = parent;
@@ -140,7 +141,7 @@ void ufs_node_table_free(struct ufs *ufs)
 	for (size_t i = 0; i < ufs->table_size; i++) {
 		for (struct ufs_node *n = ufs->table[i], *next; n; n = next) {
 			next = n->hnext;
-			node_destroy(n);
+			node_destroy(ufs, n);
 		}
 	}
 	free(ufs->table);
@@ -255,6 +256,10 @@ struct ufs_node *ufs_node_get_or_create(struct ufs *ufs, struct ufs_node *parent
 		}
 		table_insert(ufs, n);
 	} else if (parent) {
+		/* An inode number reused by a new object after the old one went:
+		 * the old directory's fds are not this one's. */
+		if (n->removed)
+			ufs_dir_forget_fds(ufs, n);
 		/* A directory has one name: finding it elsewhere means it moved.
 		 * A file found under another name is a hard link. */
 		int r = S_ISDIR(type) || n->removed ? set_name_locked(ufs, n, parent, name)

@@ -132,12 +132,16 @@ static int add_layer_entry(struct merge *m, int layer, int dfd, struct dirent *d
 	return set_add(&m->seen, m->out->entries[m->out->n - 1].name);
 }
 
-static int read_layer(struct merge *m, int layer, const char *path)
+static int read_layer(struct merge *m, struct ufs_node *dir, int layer)
 {
-	int fd = lm_open_beneath(m->ufs->layers[layer].fd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0,
-				 LM_RESOLVE_NO_SYMLINKS);
+	int pfd = ufs_dir_open_layer(m->ufs, dir, layer);
+	if (pfd < 0)
+		return pfd == -ENOENT || pfd == -ENOTDIR || pfd == -ELOOP ? 0 : pfd;
+	int fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int saved = errno;
+	close(pfd);
 	if (fd < 0)
-		return fd == -ENOENT || fd == -ENOTDIR || fd == -ELOOP ? 0 : fd;
+		return -saved;
 	DIR *d = fdopendir(fd);
 	if (!d) {
 		close(fd);
@@ -160,18 +164,17 @@ static int read_layer(struct merge *m, int layer, const char *path)
 
 int ufs_dir_list(struct ufs *ufs, struct ufs_node *dir, struct ufs_dir_listing *ret)
 {
-	_cleanup_free_ char *path = NULL;
-	int r = ufs_node_path(ufs, dir, &path);
-	if (r < 0)
-		return r;
 	pthread_rwlock_rdlock(&ufs->tree_lock);
 	int top = atomic_load(&dir->layer), bottom = dir->last_layer;
+	int r = dir->removed ? -ESTALE : 0;
 	pthread_rwlock_unlock(&ufs->tree_lock);
+	if (r < 0)
+		return r;
 
 	struct ufs_dir_listing out = { 0 };
 	struct merge m = { .ufs = ufs, .out = &out };
 	for (int l = top; r >= 0 && l <= bottom; l++)
-		r = read_layer(&m, l, path);
+		r = read_layer(&m, dir, l);
 	for (size_t i = 0; i < m.nhidden; i++)
 		free(m.hidden[i]);
 	free(m.hidden);

@@ -98,6 +98,8 @@ struct ufs {
 	struct ufs_node **table; /* hash by ino, protected by nodes_lock */
 	size_t table_size;
 	size_t nnodes;
+	atomic_int cached_fds;      /* directory fds held in nodes' layer_fds */
+	int max_cached_fds;         /* half the fd limit: the rest is for open files */
 	struct ufs_node *root;
 	struct fuse_session *se; /* set once the session exists, for notifications */
 	pthread_mutex_t handles_lock;
@@ -142,6 +144,9 @@ struct ufs_node {
 	bool merged;                /* directories: present in two layers or more; tree_lock */
 	unsigned nlink_extra;       /* hidden lower names of a hard link (ino.c); tree_lock */
 	bool removed;               /* last name unlinked; protected by tree_lock */
+	_Atomic(int) *_Atomic layer_fds_ptr; /* directories: an O_PATH fd per layer
+				     * (ufs->nlayers slots, -1: none yet), each set once
+				     * (CAS); closed when the node goes (path.c) */
 	int open_fd;                /* see ufs_node_file_opened; nodes_lock */
 	unsigned open_count;        /* open files; nodes_lock */
 	pthread_mutex_t copyup_lock; /* serialises copy-up of this node */
@@ -187,6 +192,12 @@ int ufs_node_path(struct ufs *ufs, struct ufs_node *node, char **ret_path);
 /* Opens the directory at path in layer as O_PATH (beneath the layer root, no
  * symlinks). Returns the fd or a negative errno. */
 int ufs_layer_open_dir(struct ufs *ufs, int layer, const char *path);
+/* Opens the directory dir in layer (O_PATH) as a new fd the caller closes:
+ * a copy of the one dir keeps per layer (path.c) when it has it, so the
+ * path is resolved once per directory, not once per operation. */
+int ufs_dir_open_layer(struct ufs *ufs, struct ufs_node *dir, int layer);
+/* Closes dir's kept fds (dir is freed, or now names another object). */
+void ufs_dir_forget_fds(struct ufs *ufs, struct ufs_node *dir);
 /* Opens node's parent directory in layer and returns its fd, with *ret_name
  * pointing at node's name (caller frees). */
 int ufs_node_open_parent(struct ufs *ufs, struct ufs_node *node, int layer, char **ret_name);
