@@ -9,7 +9,8 @@
  * branch access is "open the parent directory beneath the layer root fd with
  * openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS), then *at(parent, name,
  * NOFOLLOW)", so a symlink inside a branch never leads outside it. Nodes hold
- * no file descriptors (a 100k-entry tree must not need 100k fds).
+ * no file descriptors for files (a 100k-entry tree must not need 100k fds);
+ * a directory keeps an O_PATH fd per layer, within a budget (path.c).
  *
  * A directory node merges the layers [layer, last_layer]: from its topmost
  * layer down to the first layer where it is opaque or a lower entry stops the
