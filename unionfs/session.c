@@ -7,6 +7,7 @@
 #define pr_fmt(fmt) "lamina-fuse: " fmt
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,6 +197,10 @@ int lamina_union_run(const struct lamina_union_config *config, struct lm_error *
 	 * must not apply a second one. */
 	umask(0);
 	raise_nofile();
+	/* glibc gives each new thread an arena of its own; with workers
+	 * coming and going, memory grew with every walk of a large tree
+	 * (measured: +7 MiB per cold walk of 90k entries, none with 2) */
+	mallopt(M_ARENA_MAX, 2);
 
 	struct ufs *ufs = NULL;
 	int r = ufs_open(config, &ufs, err);
