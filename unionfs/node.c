@@ -90,6 +90,9 @@ static struct ufs_node *node_new(uint64_t ino, mode_t type, const char *name)
 static void node_destroy(struct ufs *ufs, struct ufs_node *n)
 {
 	ufs_dir_forget_fds(ufs, n);
+	struct ufs_handle *dh = atomic_load(&n->dir_handle);
+	if (dh)
+		dh->free_fn(ufs, dh);
 	if (n->open_fd >= 0)
 		close(n->open_fd);
 	/* aliases were released by the caller (release_locked) or belong to a

@@ -13,9 +13,28 @@
 #include "common/fsops.h"
 #include "unionfs/ops.h"
 
-static struct ufs_dirhandle *dirhandle_of(struct fuse_file_info *fi)
+static void dirhandle_free(struct ufs *ufs, struct ufs_handle *h);
+
+/* The handle readdir serves from: the open's own, or, where the kernel
+ * sends no opendir (no_opendir), one kept by the directory node itself. */
+static struct ufs_dirhandle *dirhandle_of(struct ufs *ufs, struct ufs_node *dir, struct fuse_file_info *fi)
 {
-	return (struct ufs_dirhandle *)(uintptr_t)fi->fh;
+	if (fi && fi->fh)
+		return (struct ufs_dirhandle *)(uintptr_t)fi->fh;
+	struct ufs_handle *h = atomic_load(&dir->dir_handle);
+	if (h)
+		return (struct ufs_dirhandle *)h;
+	struct ufs_dirhandle *d = calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	pthread_mutex_init(&d->lock, NULL);
+	d->h.free_fn = dirhandle_free;
+	struct ufs_handle *expected = NULL;
+	if (!atomic_compare_exchange_strong(&dir->dir_handle, &expected, &d->h)) {
+		dirhandle_free(ufs, &d->h);
+		return (struct ufs_dirhandle *)expected;
+	}
+	return d;
 }
 
 static void dirhandle_free(struct ufs *ufs, struct ufs_handle *h)
@@ -29,6 +48,13 @@ static void dirhandle_free(struct ufs *ufs, struct ufs_handle *h)
 void ufs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct ufs *ufs = ufs_of(req);
+	if (ufs->no_opendir) {
+		/* from now on the kernel opens directories itself and keeps
+		 * their listings (FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR): no
+		 * opendir and releasedir round trip per directory of a walk */
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	struct ufs_dirhandle *d = calloc(1, sizeof(*d));
 	if (!d) {
 		fuse_reply_err(req, ENOMEM);
@@ -111,9 +137,9 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 {
 	struct ufs *ufs = ufs_of(req);
 	struct ufs_node *dir = ufs_node_of(ufs, ino);
-	struct ufs_dirhandle *d = dirhandle_of(fi);
+	struct ufs_dirhandle *d = dirhandle_of(ufs, dir, fi);
 	_cleanup_free_ char *buf = malloc(size);
-	if (!buf) {
+	if (!buf || !d) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
@@ -140,6 +166,12 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 			break;
 		used += n;
 	}
+	if (used == 0 && !(fi && fi->fh)) {
+		/* the end, on a directory's own handle: the kernel has the
+		 * listing now, ours would only hold memory until the next read */
+		ufs_dir_listing_free(&d->listing);
+		d->listed = false;
+	}
 	pthread_mutex_unlock(&d->lock);
 	fuse_reply_buf(req, buf, used);
 }
@@ -159,7 +191,7 @@ void ufs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, 
 void ufs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct ufs *ufs = ufs_of(req);
-	struct ufs_dirhandle *d = dirhandle_of(fi);
+	struct ufs_dirhandle *d = (struct ufs_dirhandle *)(uintptr_t)fi->fh;
 	ufs_handle_untrack(ufs, &d->h);
 	dirhandle_free(ufs, &d->h);
 	fuse_reply_err(req, 0);

@@ -44,6 +44,11 @@ static void ufs_init(void *userdata, struct fuse_conn_info *conn)
 	else
 		conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	ufs->writeback = conn->want & FUSE_CAP_WRITEBACK_CACHE;
+	/* Directories opened by the kernel alone, their listings cached by
+	 * it (see ufs_op_opendir); like every cache, off with timeout=0. */
+	ufs->no_opendir = ufs->timeout > 0 && (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT);
+	if (ufs->no_opendir)
+		conn->want |= FUSE_CAP_NO_OPENDIR_SUPPORT;
 }
 
 const struct fuse_lowlevel_ops ufs_ops = {

@@ -90,6 +90,7 @@ struct ufs {
 	char xattr_origin[32];    /* PREFIX "lamina.ino": a copied-up object's reported st_ino */
 	bool fsync;
 	bool writeback;           /* the kernel's writeback cache is on (set at init) */
+	bool no_opendir;          /* the kernel sends no opendir/releasedir (set at init) */
 	double timeout;
 	bool debug;
 	atomic_uint_fast64_t tmp_counter; /* names of objects in the workdir */
@@ -148,6 +149,8 @@ struct ufs_node {
 	_Atomic(int) *_Atomic layer_fds_ptr; /* directories: an O_PATH fd per layer
 				     * (ufs->nlayers slots, -1: none yet), each set once
 				     * (CAS); closed when the node goes (path.c) */
+	struct ufs_handle *_Atomic dir_handle; /* directories, without opendir
+				     * (ops-dir.c): the listing readdir serves; set once */
 	int open_fd;                /* see ufs_node_file_opened; nodes_lock */
 	unsigned open_count;        /* open files; nodes_lock */
 	pthread_mutex_t copyup_lock; /* serialises copy-up of this node */
