@@ -132,11 +132,3 @@ int lm_rm_rf_at(int dirfd, const char *name)
 		return -errno;
 	return 0;
 }
-
-int lm_fsync_dir(int dirfd)
-{
-	_cleanup_close_ int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fsync(fd) < 0)
-		return -errno;
-	return 0;
-}

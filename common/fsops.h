@@ -22,7 +22,4 @@ int lm_rm_rf_at(int dirfd, const char *name);
 /* Removes every entry of the directory dirfd (not the directory itself). */
 int lm_empty_dir(int dirfd);
 
-/* fsync of the directory dirfd (an O_PATH fd is fine). */
-int lm_fsync_dir(int dirfd);
-
 #endif

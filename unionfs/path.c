@@ -60,7 +60,9 @@ static int open_root(int root_fd, int flags)
 	return fd < 0 ? -errno : fd;
 }
 
-int ufs_layer_open_dir(struct ufs *ufs, int layer, const char *path)
+/* Opens the directory at path in layer as O_PATH, beneath the layer root,
+ * no symlinks. */
+static int layer_open_dir(struct ufs *ufs, int layer, const char *path)
 {
 	int root = ufs->layers[layer].fd;
 	if (!strcmp(path, "."))
@@ -122,7 +124,7 @@ int ufs_dir_open_layer(struct ufs *ufs, struct ufs_node *dir, int layer)
 	int r = ufs_node_path(ufs, dir, &path);
 	if (r < 0)
 		return r;
-	int fd = ufs_layer_open_dir(ufs, layer, path);
+	int fd = layer_open_dir(ufs, layer, path);
 	if (fd >= 0 && slot)
 		keep_fd(ufs, slot, fd);
 	return fd;

@@ -193,9 +193,6 @@ int ufs_node_table_init(struct ufs *ufs);
 /* The path of node relative to a layer root ("." for the root), caller frees.
  * -ESTALE when the node was removed. */
 int ufs_node_path(struct ufs *ufs, struct ufs_node *node, char **ret_path);
-/* Opens the directory at path in layer as O_PATH (beneath the layer root, no
- * symlinks). Returns the fd or a negative errno. */
-int ufs_layer_open_dir(struct ufs *ufs, int layer, const char *path);
 /* Opens the directory dir in layer (O_PATH) as a new fd the caller closes:
  * a copy of the one dir keeps per layer (path.c) when it has it, so the
  * path is resolved once per directory, not once per operation. */
