@@ -5,7 +5,9 @@
 #define LAMINA_LAMINA_H
 
 #include <lamina/error.h>
+#include <lamina/store.h>
 #include <lamina/union.h>
+#include <lamina/volume.h>
 
 #ifdef __cplusplus
 extern "C" {
