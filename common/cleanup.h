@@ -54,6 +54,31 @@ static inline void lm_closedirp(DIR **d)
 #define _cleanup_fclose_ _cleanup_(lm_fclosep)
 #define _cleanup_closedir_ _cleanup_(lm_closedirp)
 
+/* For libarchive's objects: only where <archive.h> and <archive_entry.h>
+ * come before this header, so files without libarchive need not see it. */
+#if defined(ARCHIVE_VERSION_NUMBER) && defined(ARCHIVE_ENTRY_H_INCLUDED)
+static inline void lm_archive_read_freep(struct archive **a)
+{
+	if (*a)
+		archive_read_free(*a);
+}
+
+static inline void lm_archive_write_freep(struct archive **a)
+{
+	if (*a)
+		archive_write_free(*a);
+}
+
+static inline void lm_archive_entry_freep(struct archive_entry **e)
+{
+	if (*e)
+		archive_entry_free(*e);
+}
+#define _cleanup_archive_read_ _cleanup_(lm_archive_read_freep)
+#define _cleanup_archive_write_ _cleanup_(lm_archive_write_freep)
+#define _cleanup_archive_entry_ _cleanup_(lm_archive_entry_freep)
+#endif
+
 #define TAKE_FD(fd)                  \
 	({                           \
 		int _fd_ = (fd);     \

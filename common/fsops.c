@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -90,6 +91,25 @@ int lm_copy_data(int in_fd, int out_fd, uint64_t size)
 		off = hole;
 	}
 	return ftruncate(out_fd, size) < 0 ? -errno : 0;
+}
+
+int lm_readlink_at(int dirfd, const char *name, char **ret)
+{
+	for (size_t size = 256;; size *= 2) {
+		_cleanup_free_ char *buf = malloc(size);
+		if (!buf)
+			return -ENOMEM;
+		ssize_t n = readlinkat(dirfd, name, buf, size);
+		if (n < 0)
+			return -errno;
+		if ((size_t)n < size) {
+			buf[n] = '\0';
+			*ret = TAKE_PTR(buf);
+			return 0;
+		}
+		if (size > (1u << 20))
+			return -ENAMETOOLONG;
+	}
 }
 
 int lm_empty_dir(int dirfd)

@@ -15,6 +15,10 @@
  */
 int lm_copy_data(int in_fd, int out_fd, uint64_t size);
 
+/* Reads the target of the symlink name in dirfd into *ret (NUL-terminated,
+ * caller frees), whatever its length. Returns 0 or a negative errno. */
+int lm_readlink_at(int dirfd, const char *name, char **ret);
+
 /* Removes name beneath dirfd and, for a directory, everything below it,
  * never following symlinks. -ENOENT is success. */
 int lm_rm_rf_at(int dirfd, const char *name);

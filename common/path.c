@@ -110,3 +110,28 @@ int lm_open_beneath(int dirfd, const char *path, int flags, mode_t mode, unsigne
 	}
 	return open_beneath_walk(dirfd, path, flags, mode, resolve);
 }
+
+int lm_open_parent_beneath(int dirfd, const char *path, unsigned resolve, const char **ret_name)
+{
+	if (!path || !*path)
+		return -EINVAL;
+	const char *slash = strrchr(path, '/');
+	const char *name = slash ? slash + 1 : path;
+	if (!*name)
+		return -EINVAL;
+	int fd;
+	if (!slash || slash == path) {
+		/* "name", or "/name" which lm_open_beneath refuses */
+		fd = slash ? -EXDEV : openat(dirfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fd == -1)
+			fd = -errno;
+	} else {
+		_cleanup_free_ char *parent = strndup(path, slash - path);
+		if (!parent)
+			return -ENOMEM;
+		fd = lm_open_beneath(dirfd, parent, O_PATH | O_DIRECTORY, 0, resolve);
+	}
+	if (fd >= 0)
+		*ret_name = name;
+	return fd;
+}

@@ -28,6 +28,16 @@ int lm_name_check(const char *name);
  */
 int lm_open_beneath(int dirfd, const char *path, int flags, mode_t mode, unsigned resolve);
 
+/*
+ * Opens the folder that holds the last component of path (several
+ * components, relative) beneath dirfd, O_PATH|O_DIRECTORY, resolved as
+ * lm_open_beneath() does with resolve; for a one-component path that folder
+ * is dirfd itself (a new fd on it). *ret_name points into path at the last
+ * component. Trailing slashes are an error (-EINVAL), so is an empty path.
+ * Returns the fd or a negative errno. Thread-safety: safe.
+ */
+int lm_open_parent_beneath(int dirfd, const char *path, unsigned resolve, const char **ret_name);
+
 /* Forces the component-walk fallback of lm_open_beneath (tests, and the
  * check-no-openat2 target through LAMINA_NO_OPENAT2=1). */
 void lm_path_force_fallback(int on);
