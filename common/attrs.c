@@ -14,6 +14,7 @@
 
 #include "common/attrs.h"
 #include "common/cleanup.h"
+#include "common/error.h"
 
 const char *lm_fd_path(int fd, char *buf)
 {
@@ -142,6 +143,17 @@ int lm_xattrs_read(int fd, struct lm_xattrs *ret)
 	}
 	*ret = x;
 	return 0;
+}
+
+const char *lm_attrs_failure_str(const struct lm_attrs_failure *fail, char *buf, size_t size)
+{
+	if (!fail->xattr) {
+		snprintf(buf, size, "%s", fail->step);
+		return buf;
+	}
+	char name[96];
+	snprintf(buf, size, "%s '%s'", fail->step, lm_err_name(fail->xattr, name, sizeof(name)));
+	return buf;
 }
 
 static int failed(struct lm_attrs_failure *fail, const char *step, const char *xattr, int r)

@@ -68,6 +68,10 @@ struct lm_attrs_failure {
  */
 int lm_attrs_apply(int fd, const struct lm_attrs *a, struct lm_attrs_failure *fail);
 
+/* fail for a message, in buf: "owner", "xattr 'user.x'" (the name escaped
+ * when it holds bytes outside printable ASCII). Returns buf. */
+const char *lm_attrs_failure_str(const struct lm_attrs_failure *fail, char *buf, size_t size);
+
 /* "/proc/self/fd/N" for fd, in buf (at least LM_FD_PATH_MAX bytes): the
  * only way to some calls on an O_PATH fd (chmod, xattrs). */
 #define LM_FD_PATH_MAX 32

@@ -40,6 +40,24 @@ int lm_err_plain(struct lm_error *err, int r, const char *fmt, ...)
 	return r;
 }
 
+const char *lm_err_name(const char *name, char *buf, size_t size)
+{
+	size_t o = 0;
+	const size_t cut = size - 8; /* room for one "\xNN", "..." and the NUL */
+	for (const unsigned char *p = (const unsigned char *)(name ? name : ""); *p; p++) {
+		if (o >= cut) {
+			snprintf(buf + o, size - o, "...");
+			return buf;
+		}
+		if (*p < 0x20 || *p >= 0x7f || *p == '\\' || *p == '\'')
+			o += snprintf(buf + o, size - o, "\\x%02x", *p);
+		else
+			buf[o++] = (char)*p;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
 int lm_err_prefix(struct lm_error *err, const char *fmt, ...)
 {
 	if (!err)

@@ -28,8 +28,4 @@ struct lm_tar_locale {
 int lm_tar_locale_enter(struct lm_tar_locale *l);
 void lm_tar_locale_leave(struct lm_tar_locale *l);
 
-/* name for a message, in buf: bytes outside printable ASCII, quotes and
- * backslashes as \xNN, cut with "..." to fit size. */
-void lm_tar_label(const char *name, char *buf, size_t size);
-
 #endif

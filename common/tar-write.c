@@ -169,14 +169,10 @@ static int write_header(struct writer *w, const struct lm_walk_entry *e)
 
 static int write_file(struct writer *w, const struct lm_walk_entry *e)
 {
-	_cleanup_close_ int fd = openat(e->parent, e->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
-		return obj_fail(w, e, -errno, "cannot open");
 	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return obj_fail(w, e, -errno, "cannot stat");
-	if (!S_ISREG(st.st_mode) || st.st_ino != e->st->st_ino)
-		return obj_fail(w, e, -EAGAIN, "changed while being read");
+	_cleanup_close_ int fd = lm_walk_open_file(e, &st);
+	if (fd < 0)
+		return obj_fail(w, e, fd, fd == -EAGAIN ? "changed while being read" : "cannot open");
 	int r = add_xattrs(w, e, fd);
 	if (r < 0)
 		return r;

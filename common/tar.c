@@ -71,23 +71,6 @@ void lm_tar_locale_leave(struct lm_tar_locale *l)
 	l->loc = (locale_t)0;
 }
 
-void lm_tar_label(const char *name, char *buf, size_t size)
-{
-	size_t o = 0;
-	const size_t cut = size > 8 ? size - 8 : 0; /* room for "\xNN...\0" */
-	for (const unsigned char *p = (const unsigned char *)(name ? name : ""); *p; p++) {
-		if (o >= cut) {
-			o += snprintf(buf + o, size - o, "...");
-			return;
-		}
-		if (*p < 0x20 || *p >= 0x7f || *p == '\\' || *p == '\'')
-			o += snprintf(buf + o, size - o, "\\x%02x", *p);
-		else
-			buf[o++] = (char)*p;
-	}
-	buf[o] = '\0';
-}
-
 /* ------------------------------------------------------- extraction */
 
 /* A folder whose metadata waits for the end. */
@@ -321,14 +304,11 @@ static int apply_entry(struct extract *x, struct archive_entry *e, int fd)
 		return entry_fail(x, r, "cannot read xattrs");
 	a.xattrs = xv;
 	struct lm_attrs_failure fail;
+	char why[128];
 	r = lm_attrs_apply(fd, &a, &fail);
-	if (r < 0) {
-		char xl[96] = "";
-		if (fail.xattr)
-			lm_tar_label(fail.xattr, xl, sizeof(xl));
-		lm_err(x->err, r, "%s: entry '%s': cannot set %s%s%s%s", x->what, x->label, fail.step,
-		       fail.xattr ? " '" : "", xl, fail.xattr ? "'" : "");
-	}
+	if (r < 0)
+		lm_err(x->err, r, "%s: entry '%s': cannot set %s", x->what, x->label,
+		       lm_attrs_failure_str(&fail, why, sizeof(why)));
 	free(xv);
 	return r;
 }
@@ -419,7 +399,7 @@ static int make_hardlink(struct extract *x, const char *raw_target, const char *
 	int r = normalize(raw_target, &target, &why);
 	if (r == -EINVAL) {
 		char l[96], msg[160];
-		lm_tar_label(raw_target, l, sizeof(l));
+		lm_err_name(raw_target, l, sizeof(l));
 		snprintf(msg, sizeof(msg), "hard link to '%s': %s", l, why);
 		return refuse(x, msg);
 	}
@@ -427,7 +407,7 @@ static int make_hardlink(struct extract *x, const char *raw_target, const char *
 		return entry_fail(x, r, "cannot read the link");
 	if (!*target || !tfind(target, &x->done, path_cmp)) {
 		char l[96], msg[160];
-		lm_tar_label(raw_target, l, sizeof(l));
+		lm_err_name(raw_target, l, sizeof(l));
 		snprintf(msg, sizeof(msg), "hard link to '%s', which is no file extracted before", l);
 		return refuse(x, msg);
 	}
@@ -482,7 +462,7 @@ static int make_dir(struct extract *x, struct archive_entry *e, const char *path
 static int extract_entry(struct extract *x, struct archive_entry *e)
 {
 	const char *raw = archive_entry_pathname(e);
-	lm_tar_label(raw, x->label, sizeof(x->label));
+	lm_err_name(raw, x->label, sizeof(x->label));
 	_cleanup_free_ char *path = NULL;
 	const char *why = NULL;
 	int r = normalize(raw, &path, &why);
@@ -526,12 +506,13 @@ static int dir_cmp(const void *a, const void *b)
 
 static int apply_dirs(struct extract *x)
 {
-	qsort(x->dirs, x->ndirs, sizeof(*x->dirs), dir_cmp);
+	if (x->ndirs)
+		qsort(x->dirs, x->ndirs, sizeof(*x->dirs), dir_cmp);
 	for (size_t i = 0; i < x->ndirs; i++) {
 		struct dir_meta *d = &x->dirs[i];
 		if (i + 1 < x->ndirs && !strcmp(d->path, d[1].path))
 			continue;
-		lm_tar_label(archive_entry_pathname(d->e), x->label, sizeof(x->label));
+		lm_err_name(archive_entry_pathname(d->e), x->label, sizeof(x->label));
 		/* O_PATH: the folder's own mode may not let us read it */
 		_cleanup_close_ int fd = lm_open_beneath(x->root, *d->path ? d->path : ".",
 							  O_PATH | O_DIRECTORY | O_NOFOLLOW, 0, LM_RESOLVE_NO_SYMLINKS);

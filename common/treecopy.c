@@ -71,24 +71,21 @@ static int copy_attrs(struct copy *c, const struct lm_walk_entry *e, int src_fd,
 		.nxattrs = x.n,
 	};
 	struct lm_attrs_failure fail;
+	char why[128];
 	r = lm_attrs_apply(dst_fd, &a, &fail);
 	if (r < 0)
-		lm_err(c->err, r, "%s: '%s': cannot set %s%s%s%s", c->what, *e->path ? e->path : ".", fail.step,
-		       fail.xattr ? " '" : "", fail.xattr ? fail.xattr : "", fail.xattr ? "'" : "");
+		lm_err(c->err, r, "%s: '%s': cannot set %s", c->what, *e->path ? e->path : ".",
+		       lm_attrs_failure_str(&fail, why, sizeof(why)));
 	lm_xattrs_release(&x);
 	return r;
 }
 
 static int copy_file(struct copy *c, const struct lm_walk_entry *e)
 {
-	_cleanup_close_ int in = openat(e->parent, e->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (in < 0)
-		return copy_fail(c, e, -errno, "cannot open");
 	struct stat st;
-	if (fstat(in, &st) < 0)
-		return copy_fail(c, e, -errno, "cannot stat");
-	if (!S_ISREG(st.st_mode) || st.st_ino != e->st->st_ino)
-		return copy_fail(c, e, -EAGAIN, "changed while copying");
+	_cleanup_close_ int in = lm_walk_open_file(e, &st);
+	if (in < 0)
+		return copy_fail(c, e, in, in == -EAGAIN ? "changed while being copied" : "cannot open");
 	_cleanup_close_ int out =
 		openat(top(c), e->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (out < 0)

@@ -167,7 +167,8 @@ static int list_names(int fd, char ***ret, size_t *ret_n)
 		names_free(names, n);
 		return r;
 	}
-	qsort(names, n, sizeof(*names), names_cmp);
+	if (n)
+		qsort(names, n, sizeof(*names), names_cmp);
 	*ret = names;
 	*ret_n = n;
 	return 0;
@@ -237,6 +238,18 @@ static int walk_child(struct walk *w, int parent, const char *name)
 	if (r < 0)
 		return walk_fail(w, r, "cannot note hard link");
 	return w->ops->visit(w->ctx, &e, -1);
+}
+
+int lm_walk_open_file(const struct lm_walk_entry *e, struct stat *ret_st)
+{
+	_cleanup_close_ int fd = openat(e->parent, e->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, ret_st) < 0)
+		return -errno;
+	if (!S_ISREG(ret_st->st_mode) || ret_st->st_ino != e->st->st_ino || ret_st->st_dev != e->st->st_dev)
+		return -EAGAIN;
+	return TAKE_FD(fd);
 }
 
 int lm_walk(int dirfd, const struct lm_walk_ops *ops, void *ctx, const char *what, struct lm_error *err)

@@ -33,6 +33,13 @@ struct lm_walk_ops {
 };
 
 /*
+ * Opens the regular file e for reading (O_NOFOLLOW, O_NONBLOCK against a
+ * fifo swapped in) and fills *ret_st from the open fd. Returns the fd,
+ * -EAGAIN when what is there now is not the object the walk met, or -errno.
+ */
+int lm_walk_open_file(const struct lm_walk_entry *e, struct stat *ret_st);
+
+/*
  * Walks the tree beneath dirfd. A negative return of a callback stops the
  * walk and is returned (the callback fills err itself); the walk's own
  * failures (listing a folder, stat) are returned as -errno with err saying

@@ -25,6 +25,8 @@
  *   oracle.c   the kernel-oracle runner: the same steps on `mount -t
  *              overlay` and on a FUSE union over identical fresh branches,
  *              then the interop checks between their upper branches
+ *   tarbuild.c tarballs written with libarchive from entry lists, hostile
+ *              ones included (its own header, tarbuild.h)
  *
  * Paths: scratch directories are absolute and canonical (realpath), so they
  * match the mount points the kernel lists in /proc/self/mountinfo.
