@@ -251,7 +251,11 @@ int lm_tar_write_tree(int dirfd, int fd_out, const char *what, struct lm_error *
 	_cleanup_archive_entry_ struct archive_entry *ent = archive_entry_new();
 	w.a = a;
 	w.ent = ent;
-	if (!a || !ent || archive_write_set_format_pax(a) != ARCHIVE_OK)
+	/* The last block is padded to the 10 KiB record size whatever fd_out is
+	 * (libarchive would pad only for devices and fd 1), so that a tree gives
+	 * the same bytes to a file and to a pipe. */
+	if (!a || !ent || archive_write_set_format_pax(a) != ARCHIVE_OK ||
+	    archive_write_set_bytes_in_last_block(a, 0) != ARCHIVE_OK)
 		r = lm_err(err, -ENOMEM, "%s: cannot set up the tar writer", w.what);
 	else if (archive_write_open_fd(a, fd_out) != ARCHIVE_OK)
 		r = lm_err_plain(err, lm_tar_errno(a, -EIO), "%s: cannot write the tar: %s", w.what,
