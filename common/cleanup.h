@@ -49,10 +49,21 @@ static inline void lm_closedirp(DIR **d)
 		closedir(*d);
 }
 
+/* sqlite statements, without making every includer see <sqlite3.h>: the
+ * prototype is sqlite's own (sqlite3_stmt is a typedef of this struct). */
+struct sqlite3_stmt;
+int sqlite3_finalize(struct sqlite3_stmt *stmt);
+static inline void lm_finalizep(struct sqlite3_stmt **st)
+{
+	if (*st)
+		sqlite3_finalize(*st);
+}
+
 #define _cleanup_free_ _cleanup_(lm_freep)
 #define _cleanup_close_ _cleanup_(lm_closep)
 #define _cleanup_fclose_ _cleanup_(lm_fclosep)
 #define _cleanup_closedir_ _cleanup_(lm_closedirp)
+#define _cleanup_stmt_ _cleanup_(lm_finalizep)
 
 /* For libarchive's objects: only where <archive.h> and <archive_entry.h>
  * come before this header, so files without libarchive need not see it. */
