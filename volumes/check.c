@@ -115,7 +115,7 @@ static int check_mount(struct check_ctx *c, const struct lamina_volume *v)
 	if (!spec.type && v->mounted) {
 		r = report(c, v->name, false, "something lamina did not mount is mounted on its data folder");
 	} else if (spec.type && v->mounted && v->n_users == 0) {
-		done = c->repair && vol_umount(v->name, v->mountpoint, false, NULL) >= 0;
+		done = c->repair && vol_umount(v->name, v->mountpoint, vol_spec_needs_detach(&spec), NULL) >= 0;
 		r = report(c, v->name, done, "mounted, but no caller holds it");
 	} else if (spec.type && !v->mounted && v->n_users > 0) {
 		/* mount again rather than forget the users: a holder that still

@@ -103,6 +103,11 @@ int vol_umount(const char *volume, const char *path, bool detach, struct lm_erro
 	return lm_err(err, -errno, "volume '%s': cannot unmount '%s'", volume, path);
 }
 
+bool vol_spec_needs_detach(const struct vol_spec *spec)
+{
+	return spec->bind && (spec->flags & MS_REC);
+}
+
 /* ---- users */
 
 static int users_count(struct lamina_store *store, const char *name, const char *caller, unsigned *ret,
@@ -231,7 +236,7 @@ static int unmount_locked(struct lamina_store *store, struct mount_ctx *c, const
 		return lm_err_plain(err, -EINVAL, "volume '%s': not mounted by '%s'", c->v->name, caller);
 	bool last = count == 1 && c->v->n_users == 1;
 	if (last && c->spec.type && c->v->mounted) {
-		r = vol_umount(c->v->name, c->v->mountpoint, false, err);
+		r = vol_umount(c->v->name, c->v->mountpoint, vol_spec_needs_detach(&c->spec), err);
 		if (r < 0)
 			return r;
 		*unmounted_now = true;
