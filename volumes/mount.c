@@ -148,28 +148,9 @@ static int users_drop(struct lamina_store *store, const char *name, const char *
 struct mount_ctx {
 	struct lamina_volume *v;
 	struct vol_spec spec;
+	const char *caller;
+	bool changed; /* this call mounted or unmounted */
 };
-
-/* Checks the names, opens the write transaction and loads the volume.
- * On failure the transaction is rolled back. */
-static int ctx_begin(struct lamina_store *store, const char *name, const char **caller, struct mount_ctx *c,
-		     struct lm_error *err)
-{
-	*caller = *caller ? *caller : LAMINA_VOLUME_DEFAULT_CALLER;
-	int r = lamina_volume_name_check(name, err);
-	if (r >= 0)
-		r = vol_caller_check(name, *caller, err);
-	if (r >= 0)
-		r = lm_db_begin(store->db, err);
-	if (r < 0)
-		return r;
-	r = vol_row_load(store, name, &c->v, err);
-	if (r >= 0)
-		r = vol_spec_parse(name, c->v->options, c->v->n_options, &c->spec, err);
-	if (r < 0)
-		lm_db_rollback(store->db);
-	return r;
-}
 
 static void ctx_release(struct mount_ctx *c)
 {
@@ -177,91 +158,116 @@ static void ctx_release(struct mount_ctx *c)
 	lamina_volume_free(c->v);
 }
 
-/* In the transaction: mount when needed, then count caller. */
-static int mount_locked(struct lamina_store *store, struct mount_ctx *c, const char *caller, bool *mounted_now,
-			struct lm_error *err)
+/*
+ * Checks the names, loads the volume under the write lock, runs fn and
+ * commits. When anything fails after fn changed the mount, undo puts it
+ * back: the counts and the mount never disagree because of a failed call.
+ */
+static int run_locked(struct lamina_store *store, const char *name, struct mount_ctx *c,
+		      int (*fn)(struct lamina_store *, struct mount_ctx *, struct lm_error *),
+		      void (*undo)(struct mount_ctx *), struct lm_error *err)
+{
+	c->caller = c->caller ? c->caller : LAMINA_VOLUME_DEFAULT_CALLER;
+	int r = lamina_volume_name_check(name, err);
+	if (r >= 0)
+		r = vol_caller_check(name, c->caller, err);
+	if (r >= 0)
+		r = lm_db_begin(store->db, err);
+	if (r < 0)
+		return r;
+	r = vol_row_load(store, name, &c->v, err);
+	if (r >= 0)
+		r = vol_spec_parse(name, c->v->options, c->v->n_options, &c->spec, err);
+	if (r >= 0)
+		r = fn(store, c, err);
+	if (r >= 0)
+		r = lm_db_commit(store->db, err);
+	if (r < 0) {
+		lm_db_rollback(store->db);
+		if (c->changed)
+			undo(c);
+	}
+	return r;
+}
+
+/* The data folder is there (a crash or a person may have removed it). */
+static int data_folder_check(struct lamina_store *store, const struct lamina_volume *v, struct lm_error *err)
 {
 	/* mountpoint is ROOT/volumes/NAME/_data: its part below the root */
-	const char *rel = c->v->mountpoint + strlen(store->root) + 1;
+	const char *rel = v->mountpoint + strlen(store->root) + 1;
 	struct stat st;
 	int r = fstatat(store->root_fd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno
 		: S_ISDIR(st.st_mode)					    ? 0
 									    : -ENOTDIR;
 	if (r < 0)
-		return lm_err(err, r, "volume '%s': data folder '%s' (lamina check --repair makes it again)",
-			      c->v->name, c->v->mountpoint);
+		return lm_err(err, r, "volume '%s': data folder '%s' (lamina check --repair makes it again)", v->name,
+			      v->mountpoint);
+	return 0;
+}
+
+/* In the transaction: mount when needed, then count the caller. */
+static int mount_locked(struct lamina_store *store, struct mount_ctx *c, struct lm_error *err)
+{
+	int r = data_folder_check(store, c->v, err);
+	if (r < 0)
+		return r;
 	if (c->spec.type && !c->v->mounted) {
 		r = vol_mount_spec(c->v->name, c->v->mountpoint, &c->spec, err);
 		if (r < 0)
 			return r;
-		*mounted_now = true;
+		c->changed = true;
 	}
 	lm_crashpoint("volume-mount:after-mount");
-	r = users_add(store, c->v->name, caller, err);
+	r = users_add(store, c->v->name, c->caller, err);
 	return r < 0 ? lm_err_prefix(err, "volume '%s'", c->v->name) : 0;
+}
+
+static void undo_mount(struct mount_ctx *c)
+{
+	vol_umount(c->v->name, c->v->mountpoint, true, NULL);
 }
 
 int lamina_volume_mount(struct lamina_store *store, const char *name, const char *caller, char **ret_path,
 			struct lm_error *err)
 {
-	struct mount_ctx c = { 0 };
-	bool mounted_now = false;
-	int r = ctx_begin(store, name, &caller, &c, err);
-	if (r < 0)
-		goto out;
-	r = mount_locked(store, &c, caller, &mounted_now, err);
-	if (r >= 0)
-		r = lm_db_commit(store->db, err);
-	if (r < 0) {
-		lm_db_rollback(store->db);
-		if (mounted_now)
-			vol_umount(name, c.v->mountpoint, true, NULL);
-	} else if (ret_path && !(*ret_path = strdup(c.v->mountpoint))) {
+	struct mount_ctx c = { .caller = caller };
+	int r = run_locked(store, name, &c, mount_locked, undo_mount, err);
+	if (r >= 0 && ret_path && !(*ret_path = strdup(c.v->mountpoint)))
 		r = lm_err(err, -ENOMEM, "volume '%s'", name);
-	}
-out:
 	ctx_release(&c);
 	return r;
 }
 
-/* In the transaction: at the last use, umount; then uncount caller. */
-static int unmount_locked(struct lamina_store *store, struct mount_ctx *c, const char *caller, bool *unmounted_now,
-			  struct lm_error *err)
+/* In the transaction: at the last use, umount; then uncount the caller. */
+static int unmount_locked(struct lamina_store *store, struct mount_ctx *c, struct lm_error *err)
 {
 	unsigned count = 0;
-	int r = users_count(store, c->v->name, caller, &count, err);
+	int r = users_count(store, c->v->name, c->caller, &count, err);
 	if (r < 0)
 		return lm_err_prefix(err, "volume '%s'", c->v->name);
 	if (count == 0)
-		return lm_err_plain(err, -EINVAL, "volume '%s': not mounted by '%s'", c->v->name, caller);
+		return lm_err_plain(err, -EINVAL, "volume '%s': not mounted by '%s'", c->v->name, c->caller);
 	bool last = count == 1 && c->v->n_users == 1;
 	if (last && c->spec.type && c->v->mounted) {
 		r = vol_umount(c->v->name, c->v->mountpoint, vol_spec_needs_detach(&c->spec), err);
 		if (r < 0)
 			return r;
-		*unmounted_now = true;
+		c->changed = true;
 	}
 	lm_crashpoint("volume-unmount:after-umount");
-	r = users_drop(store, c->v->name, caller, count, err);
+	r = users_drop(store, c->v->name, c->caller, count, err);
 	return r < 0 ? lm_err_prefix(err, "volume '%s'", c->v->name) : 0;
+}
+
+static void undo_unmount(struct mount_ctx *c)
+{
+	vol_mount_spec(c->v->name, c->v->mountpoint, &c->spec, NULL);
 }
 
 int lamina_volume_unmount(struct lamina_store *store, const char *name, const char *caller, struct lm_error *err)
 {
-	struct mount_ctx c = { 0 };
-	bool unmounted_now = false;
-	int r = ctx_begin(store, name, &caller, &c, err);
-	if (r < 0)
-		goto out;
-	r = unmount_locked(store, &c, caller, &unmounted_now, err);
-	if (r >= 0)
-		r = lm_db_commit(store->db, err);
-	if (r < 0) {
-		lm_db_rollback(store->db);
-		if (unmounted_now) /* the count stays: put the mount back */
-			vol_mount_spec(name, c.v->mountpoint, &c.spec, NULL);
-	}
-out:
+	struct mount_ctx c = { .caller = caller };
+	int r = run_locked(store, name, &c, unmount_locked, undo_unmount, err);
 	ctx_release(&c);
 	return r;
 }

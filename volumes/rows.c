@@ -23,16 +23,25 @@ static const char *const state_names[] = {
 	[VOL_REMOVING] = "removing",
 };
 
+/* Prepares sql with name as ?1 into *st and steps once: 1 for a row, 0
+ * for none, or -errno (with the volume named in err). */
+static int query_by_name(struct lamina_store *store, const char *sql, const char *name, sqlite3_stmt **st,
+			 struct lm_error *err)
+{
+	int r = lm_db_prepare(store->db, sql, st, err);
+	if (r >= 0)
+		r = lm_db_bind(*st, err, "s", name);
+	if (r >= 0)
+		r = lm_db_step(*st, err);
+	return r < 0 ? lm_err_prefix(err, "volume '%s'", name) : r;
+}
+
 int vol_row_state(struct lamina_store *store, const char *name, enum vol_state *ret, struct lm_error *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	int r = lm_db_prepare(store->db, "SELECT state FROM volumes WHERE name = ?1", &st, err);
-	if (r >= 0)
-		r = lm_db_bind(st, err, "s", name);
-	if (r >= 0)
-		r = lm_db_step(st, err);
+	int r = query_by_name(store, "SELECT state FROM volumes WHERE name = ?1", name, &st, err);
 	if (r < 0)
-		return lm_err_prefix(err, "volume '%s'", name);
+		return r;
 	*ret = VOL_ABSENT;
 	const char *s = r ? (const char *)sqlite3_column_text(st, 0) : NULL;
 	for (size_t i = 0; s && i < ELEMENTSOF(state_names); i++) {
@@ -84,13 +93,9 @@ int vol_row_delete(struct lamina_store *store, const char *name, struct lm_error
 int vol_row_n_users(struct lamina_store *store, const char *name, size_t *ret, struct lm_error *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	int r = lm_db_prepare(store->db, "SELECT count(*) FROM volume_users WHERE volume = ?1", &st, err);
-	if (r >= 0)
-		r = lm_db_bind(st, err, "s", name);
-	if (r >= 0)
-		r = lm_db_step(st, err);
+	int r = query_by_name(store, "SELECT count(*) FROM volume_users WHERE volume = ?1", name, &st, err);
 	if (r < 0)
-		return lm_err_prefix(err, "volume '%s'", name);
+		return r;
 	*ret = r ? (size_t)sqlite3_column_int64(st, 0) : 0;
 	return 0;
 }
@@ -221,11 +226,7 @@ int vol_row_load(struct lamina_store *store, const char *name, struct lamina_vol
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	struct lamina_volume *v = NULL;
-	int r = lm_db_prepare(store->db, sel_one, &st, err);
-	if (r >= 0)
-		r = lm_db_bind(st, err, "s", name);
-	if (r >= 0)
-		r = lm_db_step(st, err);
+	int r = query_by_name(store, sel_one, name, &st, err);
 	if (r == 0)
 		return lm_err_plain(err, -ENOENT, "volume '%s': no such volume", name);
 	if (r > 0 && (r = volume_from_row(store, st, &v)) < 0)

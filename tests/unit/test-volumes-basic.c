@@ -20,21 +20,6 @@
 #include "tests/lib/testlib.h"
 #include "tests/unit/voltest.h"
 
-#define L(...) ((const char *const[]){ __VA_ARGS__, NULL })
-
-static struct lamina_store *s;
-
-static void setup(void)
-{
-	tl_scratch_setup();
-	s = vt_open();
-}
-
-static void teardown(void)
-{
-	s = lamina_store_close(s);
-	tl_scratch_teardown();
-}
 
 /* The names of the volumes list gives for filters, joined by ','. */
 static char *list_names(const char *const *filters, size_t n)
@@ -42,7 +27,7 @@ static char *list_names(const char *const *filters, size_t n)
 	struct lamina_volume **v = NULL;
 	size_t nv = 0;
 	struct lm_error err = { 0 };
-	int r = lamina_volume_list(s, filters, n, &v, &nv, &err);
+	int r = lamina_volume_list(vt_store, filters, n, &v, &nv, &err);
 	ck_assert_msg(r == 0, "list: %d %s", r, err.msg);
 	struct tl_buf b = TL_BUF_INIT;
 	for (size_t i = 0; i < nv; i++)
@@ -85,14 +70,14 @@ START_TEST(names)
 		struct lm_error err = { 0 };
 		ck_assert_msg(lamina_volume_name_check(bad[i], &err) == -EINVAL, "'%s' accepted", bad[i]);
 		ck_assert_msg(strstr(err.msg, "volume name"), "message: %s", err.msg);
-		ck_assert_int_eq(vt_create(s, bad[i], NULL, NULL, NULL, &err), -EINVAL);
-		ck_assert_int_eq(lamina_volume_inspect(s, bad[i], NULL, &err), -EINVAL);
-		ck_assert_int_eq(lamina_volume_remove(s, bad[i], true, &err), -EINVAL);
-		ck_assert_int_eq(lamina_volume_mount(s, bad[i], NULL, NULL, &err), -EINVAL);
+		ck_assert_int_eq(vt_create(vt_store, bad[i], NULL, NULL, NULL, &err), -EINVAL);
+		ck_assert_int_eq(lamina_volume_inspect(vt_store, bad[i], NULL, &err), -EINVAL);
+		ck_assert_int_eq(lamina_volume_remove(vt_store, bad[i], true, &err), -EINVAL);
+		ck_assert_int_eq(lamina_volume_mount(vt_store, bad[i], NULL, NULL, &err), -EINVAL);
 	}
 	ck_assert_int_eq(lamina_volume_name_check(NULL, NULL), -EINVAL);
 	assert_store_empty();
-	free(vt_create_ok(s, long_ok, NULL, NULL));
+	free(vt_create_ok(vt_store, long_ok, NULL, NULL));
 	ck_assert(vt_exists(vt_data(long_ok)));
 }
 END_TEST
@@ -100,15 +85,15 @@ END_TEST
 START_TEST(anonymous_names)
 {
 	struct lamina_volume *v = NULL;
-	ck_assert_int_eq(vt_create(s, NULL, NULL, NULL, &v, NULL), 0);
+	ck_assert_int_eq(vt_create(vt_store, NULL, NULL, NULL, &v, NULL), 0);
 	ck_assert_uint_eq(strlen(v->name), 64);
 	ck_assert_uint_eq(strspn(v->name, "0123456789abcdef"), 64);
 	ck_assert(v->anonymous);
-	_cleanup_free_ char *other = vt_create_ok(s, NULL, NULL, NULL);
+	_cleanup_free_ char *other = vt_create_ok(vt_store, NULL, NULL, NULL);
 	ck_assert_str_ne(other, v->name);
-	_cleanup_free_ char *named = vt_create_ok(s, "named", NULL, NULL);
+	_cleanup_free_ char *named = vt_create_ok(vt_store, "named", NULL, NULL);
 	struct lamina_volume *n = NULL;
-	ck_assert_int_eq(lamina_volume_inspect(s, named, &n, NULL), 0);
+	ck_assert_int_eq(lamina_volume_inspect(vt_store, named, &n, NULL), 0);
 	ck_assert(!n->anonymous);
 	lamina_volume_free(n);
 	lamina_volume_free(v);
@@ -144,26 +129,26 @@ START_TEST(option_validation)
 	};
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
 		struct lm_error err = { 0 };
-		int r = vt_create(s, "v1", bad[i].opts, NULL, NULL, &err);
+		int r = vt_create(vt_store, "v1", bad[i].opts, NULL, NULL, &err);
 		ck_assert_msg(r == bad[i].err, "case %zu (%s): %d, want %d (%s)", i, bad[i].opts[0], r, bad[i].err,
 			      err.msg);
 		ck_assert_msg(strstr(err.msg, bad[i].msg) && strstr(err.msg, "volume 'v1'"), "case %zu: message '%s'",
 			      i, err.msg);
 	}
 	struct lm_error err = { 0 };
-	ck_assert_int_eq(vt_create(s, "v1", NULL, L("=v"), NULL, &err), -EINVAL);
+	ck_assert_int_eq(vt_create(vt_store, "v1", NULL, L("=v"), NULL, &err), -EINVAL);
 	struct lamina_volume_create_opts o = { .name = "v1", .driver = "nfs-plugin" };
-	ck_assert_int_eq(lamina_volume_create(s, &o, NULL, &err), -EINVAL);
+	ck_assert_int_eq(lamina_volume_create(vt_store, &o, NULL, &err), -EINVAL);
 	ck_assert_msg(strstr(err.msg, "driver 'nfs-plugin'"), "%s", err.msg);
 	assert_store_empty();
 
 	/* what is fine: tmpfs alone, tmpfs with size, a bind of a folder,
 	 * any kernel type with a device; nothing mounts at create */
-	free(vt_create_ok(s, "t1", L("type=tmpfs"), NULL));
-	free(vt_create_ok(s, "t2", L("type=tmpfs", "size=64m", "o=mode=0700,uid=1000"), NULL));
+	free(vt_create_ok(vt_store, "t1", L("type=tmpfs"), NULL));
+	free(vt_create_ok(vt_store, "t2", L("type=tmpfs", "size=64m", "o=mode=0700,uid=1000"), NULL));
 	_cleanup_free_ char *dev_dir = tl_strdupf("device=%s", tl_scratch);
-	free(vt_create_ok(s, "b1", L("type=none", "o=bind,ro", dev_dir), NULL));
-	free(vt_create_ok(s, "e1", L("type=ext4", "device=/dev/nonexistent", "o=noatime"), NULL));
+	free(vt_create_ok(vt_store, "b1", L("type=none", "o=bind,ro", dev_dir), NULL));
+	free(vt_create_ok(vt_store, "e1", L("type=ext4", "device=/dev/nonexistent", "o=noatime"), NULL));
 	assert_list(NULL, 0, "b1,e1,t1,t2");
 	ck_assert_ptr_null(vt_mounted_type(vt_data("t1")));
 }
@@ -173,18 +158,18 @@ START_TEST(create_again_same_or_other_options)
 {
 	struct lamina_volume *a = NULL, *b = NULL;
 	struct lm_error err = { 0 };
-	ck_assert_int_eq(vt_create(s, "data", L("type=tmpfs", "o=size=1m"), L("k=1"), &a, &err), 0);
+	ck_assert_int_eq(vt_create(vt_store, "data", L("type=tmpfs", "o=size=1m"), L("k=1"), &a, &err), 0);
 	/* same options in another order (and other labels: Docker ignores them) */
-	ck_assert_int_eq(vt_create(s, "data", L("o=size=1m", "type=tmpfs"), L("k=2"), &b, &err), 1);
+	ck_assert_int_eq(vt_create(vt_store, "data", L("o=size=1m", "type=tmpfs"), L("k=2"), &b, &err), 1);
 	ck_assert_str_eq(b->name, "data");
 	ck_assert_int_eq(b->created, a->created);
 	ck_assert_uint_eq(b->n_labels, 1);
 	ck_assert_str_eq(b->labels[0].value, "1");
-	ck_assert_int_eq(vt_create(s, "data", L("type=tmpfs", "o=size=2m"), NULL, NULL, &err), -EEXIST);
+	ck_assert_int_eq(vt_create(vt_store, "data", L("type=tmpfs", "o=size=2m"), NULL, NULL, &err), -EEXIST);
 	ck_assert_msg(strstr(err.msg, "volume 'data': already exists with other options"), "%s", err.msg);
-	ck_assert_int_eq(vt_create(s, "data", NULL, NULL, NULL, &err), -EEXIST);
+	ck_assert_int_eq(vt_create(vt_store, "data", NULL, NULL, NULL, &err), -EEXIST);
 	/* a repeated key: the last value wins, as a map */
-	ck_assert_int_eq(vt_create(s, "data", L("o=size=9m", "type=tmpfs", "o=size=1m"), NULL, NULL, &err), 1);
+	ck_assert_int_eq(vt_create(vt_store, "data", L("o=size=9m", "type=tmpfs", "o=size=1m"), NULL, NULL, &err), 1);
 	lamina_volume_free(a);
 	lamina_volume_free(b);
 }
@@ -193,11 +178,11 @@ END_TEST
 START_TEST(inspect_fields)
 {
 	time_t before = time(NULL);
-	free(vt_create_ok(s, "vol1", L("type=tmpfs", "o=size=1m"), L("zeta=z", "alpha=a", "mid=")));
+	free(vt_create_ok(vt_store, "vol1", L("type=tmpfs", "o=size=1m"), L("zeta=z", "alpha=a", "mid=")));
 	time_t after = time(NULL);
 	struct lamina_volume *v = NULL;
 	struct lm_error err = { 0 };
-	ck_assert_int_eq(lamina_volume_inspect(s, "vol1", &v, &err), 0);
+	ck_assert_int_eq(lamina_volume_inspect(vt_store, "vol1", &v, &err), 0);
 	ck_assert_str_eq(v->name, "vol1");
 	ck_assert_str_eq(v->driver, "local");
 	ck_assert_str_eq(v->mountpoint, vt_data("vol1"));
@@ -217,18 +202,18 @@ START_TEST(inspect_fields)
 	ck_assert_str_eq(v->options[1].key, "type");
 	ck_assert_uint_eq(v->n_users, 0);
 	lamina_volume_free(v);
-	ck_assert_int_eq(lamina_volume_inspect(s, "nope", &v, &err), -ENOENT);
+	ck_assert_int_eq(lamina_volume_inspect(vt_store, "nope", &v, &err), -ENOENT);
 	ck_assert_str_eq(err.msg, "volume 'nope': no such volume");
 }
 END_TEST
 
 START_TEST(list_filters)
 {
-	free(vt_create_ok(s, "web-data", NULL, L("app=web", "tier=front")));
-	free(vt_create_ok(s, "web-logs", NULL, L("app=web")));
-	free(vt_create_ok(s, "db-data", L("type=tmpfs"), L("app=db", "tier=back")));
-	free(vt_create_ok(s, "scratch", NULL, NULL));
-	ck_assert_int_eq(lamina_volume_mount(s, "web-logs", "c1", NULL, NULL), 0);
+	free(vt_create_ok(vt_store, "web-data", NULL, L("app=web", "tier=front")));
+	free(vt_create_ok(vt_store, "web-logs", NULL, L("app=web")));
+	free(vt_create_ok(vt_store, "db-data", L("type=tmpfs"), L("app=db", "tier=back")));
+	free(vt_create_ok(vt_store, "scratch", NULL, NULL));
+	ck_assert_int_eq(lamina_volume_mount(vt_store, "web-logs", "c1", NULL, NULL), 0);
 	assert_list(NULL, 0, "db-data,scratch,web-data,web-logs");
 	assert_list(L("dangling=true"), 1, "db-data,scratch,web-data");
 	assert_list(L("dangling=false"), 1, "web-logs");
@@ -249,7 +234,7 @@ START_TEST(list_filters)
 		struct lamina_volume **v = NULL;
 		size_t n = 0;
 		struct lm_error err = { 0 };
-		ck_assert_int_eq(lamina_volume_list(s, &bad[i], 1, &v, &n, &err), -EINVAL);
+		ck_assert_int_eq(lamina_volume_list(vt_store, &bad[i], 1, &v, &n, &err), -EINVAL);
 		ck_assert_msg(strstr(err.msg, bad[i]), "message '%s' does not name '%s'", err.msg, bad[i]);
 	}
 }
@@ -257,35 +242,35 @@ END_TEST
 
 START_TEST(remove_plain)
 {
-	free(vt_create_ok(s, "gone", NULL, NULL));
+	free(vt_create_ok(vt_store, "gone", NULL, NULL));
 	vt_write(vt_data("gone"), "sub/file", "data");
 	struct lm_error err = { 0 };
-	ck_assert_int_eq(lamina_volume_remove(s, "gone", false, &err), 0);
+	ck_assert_int_eq(lamina_volume_remove(vt_store, "gone", false, &err), 0);
 	ck_assert(!vt_exists(vt_data("gone")));
 	_cleanup_free_ char *dir = tl_strdupf("%s/volumes/gone", vt_root());
 	ck_assert(!vt_exists(dir));
 	ck_assert_uint_eq(vt_tmp_entries(), 0);
-	ck_assert_int_eq(lamina_volume_inspect(s, "gone", NULL, &err), -ENOENT);
-	ck_assert_int_eq(lamina_volume_remove(s, "gone", false, &err), -ENOENT);
+	ck_assert_int_eq(lamina_volume_inspect(vt_store, "gone", NULL, &err), -ENOENT);
+	ck_assert_int_eq(lamina_volume_remove(vt_store, "gone", false, &err), -ENOENT);
 	ck_assert_str_eq(err.msg, "volume 'gone': no such volume");
 	/* the name can be used again */
-	free(vt_create_ok(s, "gone", NULL, NULL));
+	free(vt_create_ok(vt_store, "gone", NULL, NULL));
 }
 END_TEST
 
 START_TEST(remove_used_needs_force)
 {
-	free(vt_create_ok(s, "busy", NULL, NULL));
+	free(vt_create_ok(vt_store, "busy", NULL, NULL));
 	vt_write(vt_data("busy"), "f", "x");
-	ck_assert_int_eq(lamina_volume_mount(s, "busy", "c1", NULL, NULL), 0);
-	ck_assert_int_eq(lamina_volume_mount(s, "busy", "c2", NULL, NULL), 0);
+	ck_assert_int_eq(lamina_volume_mount(vt_store, "busy", "c1", NULL, NULL), 0);
+	ck_assert_int_eq(lamina_volume_mount(vt_store, "busy", "c2", NULL, NULL), 0);
 	struct lm_error err = { 0 };
-	ck_assert_int_eq(lamina_volume_remove(s, "busy", false, &err), -EBUSY);
+	ck_assert_int_eq(lamina_volume_remove(vt_store, "busy", false, &err), -EBUSY);
 	ck_assert_str_eq(err.msg, "volume 'busy': in use by 2 callers");
 	_cleanup_free_ char *f = tl_strdupf("%s/f", vt_data("busy"));
 	ck_assert(vt_exists(f)); /* refused: nothing changed */
 	assert_list(NULL, 0, "busy");
-	ck_assert_int_eq(lamina_volume_remove(s, "busy", true, &err), 0);
+	ck_assert_int_eq(lamina_volume_remove(vt_store, "busy", true, &err), 0);
 	assert_list(NULL, 0, "");
 	ck_assert(!vt_exists(f));
 }
@@ -301,44 +286,44 @@ static uint64_t file_blocks(const char *path)
 
 START_TEST(prune_anonymous_all_and_labels)
 {
-	_cleanup_free_ char *a1 = vt_create_ok(s, NULL, NULL, L("keep=no"));
-	_cleanup_free_ char *a2 = vt_create_ok(s, NULL, NULL, L("keep=yes"));
-	_cleanup_free_ char *a3 = vt_create_ok(s, NULL, NULL, NULL);
-	free(vt_create_ok(s, "named", NULL, L("keep=no")));
-	free(vt_create_ok(s, "named-used", NULL, NULL));
+	_cleanup_free_ char *a1 = vt_create_ok(vt_store, NULL, NULL, L("keep=no"));
+	_cleanup_free_ char *a2 = vt_create_ok(vt_store, NULL, NULL, L("keep=yes"));
+	_cleanup_free_ char *a3 = vt_create_ok(vt_store, NULL, NULL, NULL);
+	free(vt_create_ok(vt_store, "named", NULL, L("keep=no")));
+	free(vt_create_ok(vt_store, "named-used", NULL, NULL));
 	vt_write(vt_data(a1), "big", "0123456789abcdef0123456789abcdef");
 	_cleanup_free_ char *big = tl_strdupf("%s/big", vt_data(a1)), *link2 = tl_strdupf("%s/link", vt_data(a1));
 	ck_assert_int_eq(link(big, link2), 0);
 	uint64_t want = file_blocks(big);
 	ck_assert_uint_gt(want, 0);
-	ck_assert_int_eq(lamina_volume_mount(s, a3, "c", NULL, NULL), 0);
-	ck_assert_int_eq(lamina_volume_mount(s, "named-used", "c", NULL, NULL), 0);
+	ck_assert_int_eq(lamina_volume_mount(vt_store, a3, "c", NULL, NULL), 0);
+	ck_assert_int_eq(lamina_volume_mount(vt_store, "named-used", "c", NULL, NULL), 0);
 
 	struct lamina_volume_prune_result res;
 	struct lm_error err = { 0 };
-	ck_assert_int_eq(lamina_volume_prune(s, false, L("label=keep=no"), 1, &res, &err), 0);
+	ck_assert_int_eq(lamina_volume_prune(vt_store, false, L("label=keep=no"), 1, &res, &err), 0);
 	ck_assert_uint_eq(res.n_names, 1);
 	ck_assert_str_eq(res.names[0], a1);
 	ck_assert_uint_eq(res.reclaimed, want);
 	lamina_volume_prune_result_release(&res);
 
-	ck_assert_int_eq(lamina_volume_prune(s, false, NULL, 0, &res, &err), 0);
+	ck_assert_int_eq(lamina_volume_prune(vt_store, false, NULL, 0, &res, &err), 0);
 	ck_assert_uint_eq(res.n_names, 1); /* a2; a3 is used, named ones stay */
 	ck_assert_str_eq(res.names[0], a2);
 	ck_assert_uint_eq(res.reclaimed, 0);
 	lamina_volume_prune_result_release(&res);
 
-	ck_assert_int_eq(lamina_volume_prune(s, true, L("label!=keep"), 1, &res, &err), 0);
+	ck_assert_int_eq(lamina_volume_prune(vt_store, true, L("label!=keep"), 1, &res, &err), 0);
 	ck_assert_uint_eq(res.n_names, 0); /* every unused one has a keep label */
 	lamina_volume_prune_result_release(&res);
-	ck_assert_int_eq(lamina_volume_prune(s, true, NULL, 0, &res, &err), 0);
+	ck_assert_int_eq(lamina_volume_prune(vt_store, true, NULL, 0, &res, &err), 0);
 	ck_assert_uint_eq(res.n_names, 1);
 	ck_assert_str_eq(res.names[0], "named");
 	lamina_volume_prune_result_release(&res);
 	_cleanup_free_ char *left = tl_strdupf("%s,named-used", a3);
 	assert_list(NULL, 0, left);
 
-	ck_assert_int_eq(lamina_volume_prune(s, true, L("dangling=true"), 1, &res, &err), -EINVAL);
+	ck_assert_int_eq(lamina_volume_prune(vt_store, true, L("dangling=true"), 1, &res, &err), -EINVAL);
 	ck_assert_msg(strstr(err.msg, "dangling=true"), "%s", err.msg);
 	ck_assert_uint_eq(res.n_names, 0);
 }
@@ -346,30 +331,30 @@ END_TEST
 
 START_TEST(plain_users_counted_and_kept_across_reopen)
 {
-	free(vt_create_ok(s, "shared", NULL, NULL));
+	free(vt_create_ok(vt_store, "shared", NULL, NULL));
 	char *path = NULL;
 	struct lm_error err = { 0 };
-	ck_assert_int_eq(lamina_volume_mount(s, "shared", "c2", &path, &err), 0);
+	ck_assert_int_eq(lamina_volume_mount(vt_store, "shared", "c2", &path, &err), 0);
 	ck_assert_str_eq(path, vt_data("shared"));
 	free(path);
-	ck_assert_int_eq(lamina_volume_mount(s, "shared", "c1", NULL, &err), 0);
-	ck_assert_int_eq(lamina_volume_mount(s, "shared", "c1", NULL, &err), 0);
-	ck_assert_int_eq(lamina_volume_mount(s, "shared", NULL, NULL, &err), 0);
-	ck_assert_int_eq(lamina_volume_unmount(s, "shared", "c2", &err), 0);
-	s = lamina_store_close(s);
-	s = vt_open();
+	ck_assert_int_eq(lamina_volume_mount(vt_store, "shared", "c1", NULL, &err), 0);
+	ck_assert_int_eq(lamina_volume_mount(vt_store, "shared", "c1", NULL, &err), 0);
+	ck_assert_int_eq(lamina_volume_mount(vt_store, "shared", NULL, NULL, &err), 0);
+	ck_assert_int_eq(lamina_volume_unmount(vt_store, "shared", "c2", &err), 0);
+	vt_store = lamina_store_close(vt_store);
+	vt_store = vt_open();
 	struct lamina_volume *v = NULL;
-	ck_assert_int_eq(lamina_volume_inspect(s, "shared", &v, &err), 0);
+	ck_assert_int_eq(lamina_volume_inspect(vt_store, "shared", &v, &err), 0);
 	ck_assert_uint_eq(v->n_users, 2);
 	ck_assert_str_eq(v->users[0].id, "c1");
 	ck_assert_uint_eq(v->users[0].count, 2);
 	ck_assert_str_eq(v->users[1].id, LAMINA_VOLUME_DEFAULT_CALLER);
 	ck_assert_uint_eq(v->users[1].count, 1);
 	lamina_volume_free(v);
-	ck_assert_int_eq(lamina_volume_unmount(s, "shared", "c2", &err), -EINVAL);
+	ck_assert_int_eq(lamina_volume_unmount(vt_store, "shared", "c2", &err), -EINVAL);
 	ck_assert_str_eq(err.msg, "volume 'shared': not mounted by 'c2'");
-	ck_assert_int_eq(lamina_volume_unmount(s, "shared", "", &err), -EINVAL);
-	ck_assert_int_eq(lamina_volume_mount(s, "nope", "c1", NULL, &err), -ENOENT);
+	ck_assert_int_eq(lamina_volume_unmount(vt_store, "shared", "", &err), -EINVAL);
+	ck_assert_int_eq(lamina_volume_mount(vt_store, "nope", "c1", NULL, &err), -ENOENT);
 }
 END_TEST
 
@@ -382,7 +367,7 @@ START_TEST(concurrent_creates_make_one_volume)
 {
 	enum { N = 8 };
 	pid_t pids[N];
-	s = lamina_store_close(s); /* no sqlite connection may cross a fork */
+	vt_store = lamina_store_close(vt_store); /* no sqlite connection may cross a fork */
 	for (int i = 0; i < N; i++) {
 		pids[i] = fork();
 		ck_assert_int_ge(pids[i], 0);
@@ -403,10 +388,10 @@ START_TEST(concurrent_creates_make_one_volume)
 		made += WEXITSTATUS(status) == 0;
 	}
 	ck_assert_int_eq(made, 1);
-	s = vt_open();
+	vt_store = vt_open();
 	assert_list(NULL, 0, "xx");
 	ck_assert_uint_eq(vt_tmp_entries(), 0);
-	vt_check(s, false, NULL, false);
+	vt_check(vt_store, false, NULL, false);
 }
 END_TEST
 
@@ -415,15 +400,15 @@ START_TEST(leftover_folder_of_the_same_name)
 	/* an empty skeleton (a crash between rename and commit) is replaced */
 	_cleanup_free_ char *skel = tl_strdupf("%s/volumes/again/_data", vt_root());
 	ck_assert_int_eq(tl_mkdir_p(skel, 0755), 0);
-	free(vt_create_ok(s, "again", NULL, NULL));
+	free(vt_create_ok(vt_store, "again", NULL, NULL));
 	/* one holding data is not */
 	vt_write(vt_root(), "volumes/kept/_data/precious", "do not lose me");
 	struct lm_error err = { 0 };
-	ck_assert_int_eq(vt_create(s, "kept", NULL, NULL, NULL, &err), -EEXIST);
+	ck_assert_int_eq(vt_create(vt_store, "kept", NULL, NULL, NULL, &err), -EEXIST);
 	ck_assert_msg(strstr(err.msg, "holds data"), "%s", err.msg);
 	_cleanup_free_ char *p = tl_strdupf("%s/volumes/kept/_data/precious", vt_root());
 	ck_assert(vt_exists(p));
-	vt_check(s, true, "folder holds data but has no database row", false);
+	vt_check(vt_store, true, "folder holds data but has no database row", false);
 	ck_assert(vt_exists(p)); /* reported, never deleted */
 	assert_list(NULL, 0, "again");
 }
@@ -433,7 +418,7 @@ int main(void)
 {
 	Suite *su = suite_create("volumes-basic");
 	TCase *tc = tcase_create("basic");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, vt_setup, vt_teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, names);
 	tcase_add_test(tc, anonymous_names);

@@ -20,22 +20,7 @@
 #include "tests/lib/testlib.h"
 #include "tests/unit/voltest.h"
 
-#define L(...) ((const char *const[]){ __VA_ARGS__, NULL })
 #define NAME "crashy"
-
-static struct lamina_store *s;
-
-static void setup(void)
-{
-	tl_scratch_setup();
-	s = vt_open();
-}
-
-static void teardown(void)
-{
-	s = lamina_store_close(s);
-	tl_scratch_teardown();
-}
 
 /* ---- the operations the child runs, and their set-up */
 
@@ -65,13 +50,13 @@ static void prep_none(void)
 
 static void prep_created(void)
 {
-	free(vt_create_ok(s, NAME, L("type=tmpfs", "o=size=1m"), NULL));
+	free(vt_create_ok(vt_store, NAME, L("type=tmpfs", "o=size=1m"), NULL));
 }
 
 static void prep_mounted(void)
 {
 	prep_created();
-	ck_assert_int_eq(lamina_volume_mount(s, NAME, "c1", NULL, NULL), 0);
+	ck_assert_int_eq(lamina_volume_mount(vt_store, NAME, "c1", NULL, NULL), 0);
 	vt_write(vt_data(NAME), "file", "data");
 }
 
@@ -81,17 +66,17 @@ static void see_absent(void)
 {
 	struct lamina_volume **v = NULL;
 	size_t n = 99;
-	ck_assert_int_eq(lamina_volume_list(s, NULL, 0, &v, &n, NULL), 0);
+	ck_assert_int_eq(lamina_volume_list(vt_store, NULL, 0, &v, &n, NULL), 0);
 	ck_assert_uint_eq(n, 0);
 	lamina_volume_list_free(v, n);
-	ck_assert_int_eq(lamina_volume_inspect(s, NAME, NULL, NULL), -ENOENT);
-	ck_assert_int_eq(lamina_volume_mount(s, NAME, "c9", NULL, NULL), -ENOENT);
+	ck_assert_int_eq(lamina_volume_inspect(vt_store, NAME, NULL, NULL), -ENOENT);
+	ck_assert_int_eq(lamina_volume_mount(vt_store, NAME, "c9", NULL, NULL), -ENOENT);
 }
 
 static void see_state(bool mounted, size_t users)
 {
 	struct lamina_volume *v = NULL;
-	ck_assert_int_eq(lamina_volume_inspect(s, NAME, &v, NULL), 0);
+	ck_assert_int_eq(lamina_volume_inspect(vt_store, NAME, &v, NULL), 0);
 	ck_assert_int_eq(v->mounted, mounted);
 	ck_assert_uint_eq(v->n_users, users);
 	lamina_volume_free(v);
@@ -114,29 +99,29 @@ static void see_held_unmounted(void)
 static void next_create_then_remove(void)
 {
 	struct lm_error err = { 0 };
-	int r = vt_create(s, NAME, L("type=tmpfs", "o=size=1m"), NULL, NULL, &err);
+	int r = vt_create(vt_store, NAME, L("type=tmpfs", "o=size=1m"), NULL, NULL, &err);
 	ck_assert_msg(r == 0, "create after the crash: %d %s", r, err.msg);
-	ck_assert_int_eq(lamina_volume_mount(s, NAME, "c1", NULL, &err), 0);
+	ck_assert_int_eq(lamina_volume_mount(vt_store, NAME, "c1", NULL, &err), 0);
 	see_state(true, 1);
-	ck_assert_int_eq(lamina_volume_remove(s, NAME, true, &err), 0);
+	ck_assert_int_eq(lamina_volume_remove(vt_store, NAME, true, &err), 0);
 	see_absent();
 }
 
 static void next_mount_then_unmount(void)
 {
 	struct lm_error err = { 0 };
-	ck_assert_int_eq(lamina_volume_mount(s, NAME, "c1", NULL, &err), 0);
-	ck_assert_int_eq(lamina_volume_mount(s, NAME, "c1", NULL, &err), 0);
-	ck_assert_int_eq(lamina_volume_unmount(s, NAME, "c1", &err), 0);
+	ck_assert_int_eq(lamina_volume_mount(vt_store, NAME, "c1", NULL, &err), 0);
+	ck_assert_int_eq(lamina_volume_mount(vt_store, NAME, "c1", NULL, &err), 0);
+	ck_assert_int_eq(lamina_volume_unmount(vt_store, NAME, "c1", &err), 0);
 	see_state(true, 1);
-	ck_assert_int_eq(lamina_volume_unmount(s, NAME, "c1", &err), 0);
+	ck_assert_int_eq(lamina_volume_unmount(vt_store, NAME, "c1", &err), 0);
 	see_state(false, 0);
 }
 
 static void next_unmount(void)
 {
 	struct lm_error err = { 0 };
-	int r = lamina_volume_unmount(s, NAME, "c1", &err);
+	int r = lamina_volume_unmount(vt_store, NAME, "c1", &err);
 	ck_assert_msg(r == 0, "unmount after the crash: %d %s", r, err.msg);
 	see_state(false, 0);
 	next_mount_then_unmount();
@@ -178,9 +163,9 @@ static const struct crash_case *crash(int i)
 	c->prepare();
 	/* no sqlite connection may cross a fork (sqlite's rule): the parent's
 	 * is closed while the child runs */
-	s = lamina_store_close(s);
+	vt_store = lamina_store_close(vt_store);
 	vt_assert_killed(vt_child(c->op, NULL, c->point), c->point);
-	s = vt_open();
+	vt_store = vt_open();
 	c->see();
 	return c;
 }
@@ -188,15 +173,15 @@ static const struct crash_case *crash(int i)
 START_TEST(crash_then_check)
 {
 	const struct crash_case *c = crash(_i);
-	vt_check(s, false, c->check_says, false);
+	vt_check(vt_store, false, c->check_says, false);
 	c->see(); /* a check without repair changes nothing */
-	vt_check(s, true, c->check_says, true);
-	vt_check(s, false, NULL, false);
+	vt_check(vt_store, true, c->check_says, true);
+	vt_check(vt_store, false, NULL, false);
 	ck_assert_uint_eq(vt_tmp_entries(), 0);
 	_cleanup_free_ char *t = vt_mounted_type(vt_data(NAME));
 	ck_assert_msg((t != NULL) == c->held, "after repair: %s mounted", t ? t : "nothing");
 	c->next();
-	vt_check(s, false, NULL, false);
+	vt_check(vt_store, false, NULL, false);
 }
 END_TEST
 
@@ -204,11 +189,11 @@ END_TEST
 static void repair_all(void)
 {
 	struct lamina_check_report rep;
-	ck_assert_int_eq(lamina_check(s, true, &rep, NULL), 0);
+	ck_assert_int_eq(lamina_check(vt_store, true, &rep, NULL), 0);
 	for (size_t i = 0; i < rep.n_problems; i++)
 		ck_assert_msg(rep.problems[i].repaired, "not repaired: %s", rep.problems[i].what);
 	lamina_check_report_release(&rep);
-	vt_check(s, false, NULL, false);
+	vt_check(vt_store, false, NULL, false);
 	ck_assert_uint_eq(vt_tmp_entries(), 0);
 }
 
@@ -225,7 +210,7 @@ int main(void)
 {
 	Suite *su = suite_create("volumes-crash");
 	TCase *tc = tcase_create("crash");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, vt_setup, vt_teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, crash_then_check, 0, (int)ELEMENTSOF(cases));
 	tcase_add_loop_test(tc, crash_then_next_operation, 0, (int)ELEMENTSOF(cases));

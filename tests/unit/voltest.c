@@ -17,6 +17,20 @@
 #include "tests/lib/testlib.h"
 #include "tests/unit/voltest.h"
 
+struct lamina_store *vt_store;
+
+void vt_setup(void)
+{
+	tl_scratch_setup();
+	vt_store = vt_open();
+}
+
+void vt_teardown(void)
+{
+	vt_store = lamina_store_close(vt_store);
+	tl_scratch_teardown();
+}
+
 const char *vt_root(void)
 {
 	static char buf[2048];

@@ -18,6 +18,15 @@
 #include <lamina/store.h>
 #include <lamina/volume.h>
 
+/* A NULL-terminated list of strings, in place: L("type=tmpfs", "o=size=1m"). */
+#define L(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+/* The current test's store at vt_root(), opened by vt_setup() and closed by
+ * vt_teardown() (the fixture: they also make and remove tl_scratch). */
+extern struct lamina_store *vt_store;
+void vt_setup(void);
+void vt_teardown(void);
+
 /* tl_scratch/root: the store's root for this test. Static buffer. */
 const char *vt_root(void);
 
