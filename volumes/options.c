@@ -53,7 +53,7 @@ int vol_kv_normalize(const char *volume, const char *what, const struct lamina_k
 {
 	for (size_t i = 0; i < n; i++) {
 		if (!in[i].key || !*in[i].key || !in[i].value)
-			return lm_err_plain(err, -EINVAL, "volume '%s': %s with an empty key", volume, what);
+			return lm_err_plain(err, -EINVAL, "volume '%s': %s with an empty key or no value", volume, what);
 	}
 	_cleanup_free_ struct lamina_kv *view = kv_sorted_view(in, n);
 	struct lamina_kv *out = calloc(n ? n : 1, sizeof(*out));

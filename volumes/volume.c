@@ -40,8 +40,7 @@ int vol_creating_check(struct lamina_store *store, const char *name, struct lm_e
 	return 0;
 }
 
-/* Whether the folder dirfd has an entry other than except (may be NULL). */
-static int dir_has_entries(int dirfd, const char *except, bool *ret)
+int vol_dir_has_entries(int dirfd, const char *except, bool *ret)
 {
 	int fd = dup(dirfd);
 	_cleanup_closedir_ DIR *d = fd < 0 ? NULL : fdopendir(fd);
@@ -59,21 +58,33 @@ static int dir_has_entries(int dirfd, const char *except, bool *ret)
 	return errno ? -errno : 0;
 }
 
+/* Opens a folder below dirfd: the fd, -ENOTDIR for anything else (a
+ * file, a symlink), -ENOENT when missing. */
+static int open_folder(int dirfd, const char *rel)
+{
+	int fd = openat(dirfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return fd >= 0 ? fd : errno == ELOOP ? -ENOTDIR : -errno;
+}
+
 int vol_folder_holds_data(struct lamina_store *store, const char *name, bool *ret)
 {
 	_cleanup_free_ char *rel = NULL;
 	if (vol_rel_dir(name, &rel) < 0)
 		return -ENOMEM;
-	_cleanup_close_ int fd = openat(store->root_fd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	*ret = true; /* anything but folders is data */
+	_cleanup_close_ int fd = open_folder(store->root_fd, rel);
 	if (fd < 0)
-		return errno == ENOTDIR || errno == ELOOP ? (*ret = true, 0) : -errno;
-	int r = dir_has_entries(fd, "_data", ret);
+		return fd == -ENOTDIR ? 0 : fd;
+	int r = vol_dir_has_entries(fd, "_data", ret);
 	if (r < 0 || *ret)
 		return r;
-	_cleanup_close_ int data = openat(fd, "_data", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int data = open_folder(fd, "_data");
+	if (data == -ENOENT)
+		return 0;
+	*ret = true;
 	if (data < 0)
-		return errno == ENOENT ? 0 : errno == ENOTDIR || errno == ELOOP ? (*ret = true, 0) : -errno;
-	return dir_has_entries(data, NULL, ret);
+		return data == -ENOTDIR ? 0 : data;
+	return vol_dir_has_entries(data, NULL, ret);
 }
 
 /* The ready volume of that name is the answer when its options are ours. */

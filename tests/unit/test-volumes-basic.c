@@ -408,8 +408,15 @@ START_TEST(leftover_folder_of_the_same_name)
 	ck_assert_msg(strstr(err.msg, "holds data"), "%s", err.msg);
 	_cleanup_free_ char *p = tl_strdupf("%s/volumes/kept/_data/precious", vt_root());
 	ck_assert(vt_exists(p));
-	vt_check(vt_store, true, "folder holds data but has no database row", false);
+	/* a file where a folder should be is data too; an empty folder of a
+	 * name no volume can have is a leftover all the same */
+	vt_write(vt_root(), "volumes/afile", "x");
+	_cleanup_free_ char *odd = tl_strdupf("%s/volumes/a b", vt_root());
+	ck_assert_int_eq(mkdir(odd, 0700), 0);
+	ck_assert_uint_eq(vt_check(vt_store, true, "volume 'kept': folder holds data but has no database row", false), 3);
+	vt_check(vt_store, false, "volume 'afile': folder holds data but has no database row", false);
 	ck_assert(vt_exists(p)); /* reported, never deleted */
+	ck_assert(!vt_exists(odd));
 	assert_list(NULL, 0, "again");
 }
 END_TEST
