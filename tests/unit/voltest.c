@@ -166,6 +166,16 @@ char *vt_mounted_type(const char *path)
 	return found;
 }
 
+int vt_child_body(int (*fn)(struct lamina_store *s, void *arg), void *arg)
+{
+	struct lamina_store *s = NULL;
+	if (lamina_store_open(vt_root(), &s, NULL) < 0)
+		return 100;
+	int r = fn(s, arg);
+	lamina_store_close(s);
+	return r < 0 ? (-r & 0xff) : 0;
+}
+
 int vt_child(int (*fn)(struct lamina_store *s, void *arg), void *arg, const char *crashpoint)
 {
 	pid_t pid = fork();
@@ -173,12 +183,7 @@ int vt_child(int (*fn)(struct lamina_store *s, void *arg), void *arg, const char
 	if (pid == 0) {
 		if (crashpoint)
 			setenv("LAMINA_CRASHPOINT", crashpoint, 1);
-		struct lamina_store *s = NULL;
-		if (lamina_store_open(vt_root(), &s, NULL) < 0)
-			_exit(100);
-		int r = fn(s, arg);
-		lamina_store_close(s);
-		_exit(r < 0 ? (-r & 0xff) : 0);
+		_exit(vt_child_body(fn, arg));
 	}
 	int status;
 	while (waitpid(pid, &status, 0) < 0)

@@ -62,6 +62,9 @@ char *vt_mounted_type(const char *path);
  * have no store open: a sqlite connection must not cross a fork.
  */
 int vt_child(int (*fn)(struct lamina_store *s, void *arg), void *arg, const char *crashpoint);
+/* What the child of vt_child runs, for a test that forks by itself: opens
+ * the store, runs fn, returns the exit status to give. */
+int vt_child_body(int (*fn)(struct lamina_store *s, void *arg), void *arg);
 
 /* Asserts that a wait status is death by SIGKILL (naming crashpoint). */
 void vt_assert_killed(int status, const char *crashpoint);
