@@ -29,12 +29,12 @@ static int flock_fd(int fd, int how)
 	return 0;
 }
 
-int lm_dir_lock(int dirfd, const char *rel, bool wait)
+int lm_dir_lock(int dirfd, const char *rel, int how)
 {
 	int fd = openat(dirfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	int r = flock_fd(fd, LOCK_EX | (wait ? 0 : LOCK_NB));
+	int r = flock_fd(fd, how | LOCK_NB);
 	if (r < 0) {
 		lm_close(fd);
 		return r;
@@ -110,7 +110,7 @@ int lm_stage_new(struct lamina_store *store, const char *prefix, struct lm_stage
 	int r = with_fresh_name(prefix, &name, place_mkdir, &tmp);
 	if (r < 0)
 		return lm_err(err, r, "store '%s': cannot make a staging folder in tmp", store->root);
-	int fd = lm_dir_lock(tmp, name, false);
+	int fd = lm_dir_lock(tmp, name, LOCK_EX);
 	if (fd < 0) {
 		unlinkat(tmp, name, AT_REMOVEDIR);
 		free(name);
@@ -135,7 +135,7 @@ static int place_rename(const char *name, void *arg)
 int lm_stage_take(struct lamina_store *store, const char *rel, const char *prefix, struct lm_stage *ret,
 		  struct lm_error *err)
 {
-	_cleanup_close_ int fd = lm_dir_lock(store->root_fd, rel, false);
+	_cleanup_close_ int fd = lm_dir_lock(store->root_fd, rel, LOCK_EX);
 	if (fd < 0)
 		return lm_err(err, fd, "store '%s': cannot lock '%s'", store->root, rel);
 	_cleanup_close_ int tmp = tmp_lock(store, LOCK_SH, err);
@@ -199,7 +199,7 @@ static int sweep_one(struct lamina_store *store, int tmp, const char *name, bool
 		return errno == ENOENT ? 0 : -errno;
 	_cleanup_close_ int lock = -1;
 	if (S_ISDIR(st.st_mode)) {
-		lock = lm_dir_lock(tmp, name, false);
+		lock = lm_dir_lock(tmp, name, LOCK_EX);
 		if (lock == -EBUSY || lock == -ENOENT)
 			return 0; /* in use by a living operation, or it just ended */
 	}

@@ -25,12 +25,12 @@ struct lm_stage {
 #define LM_STAGE_INIT { NULL, -1 }
 
 /*
- * Opens rel (a folder below dirfd, trusted components) and takes
- * flock(LOCK_EX) on it, without waiting unless wait. Returns the fd that
- * holds the lock (closing it unlocks), -EBUSY when another open file holds
- * it, or -errno.
+ * Opens rel (a folder below dirfd, trusted components) and takes flock(how)
+ * on it (LOCK_EX or LOCK_SH), never waiting. Returns the fd that holds the
+ * lock (closing it unlocks), -EBUSY when another open file holds a lock
+ * that conflicts, or -errno.
  */
-int lm_dir_lock(int dirfd, const char *rel, bool wait);
+int lm_dir_lock(int dirfd, const char *rel, int how);
 
 /* Makes tmp/PREFIX-RANDOM, locked, in *ret. 0 or -errno with err filled. */
 int lm_stage_new(struct lamina_store *store, const char *prefix, struct lm_stage *ret, struct lm_error *err);

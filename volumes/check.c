@@ -114,7 +114,7 @@ static int check_mount(struct check_ctx *c, const struct lamina_volume *v)
 	bool done = false;
 	if (!spec.type && v->mounted) {
 		r = report(c, v->name, false, "something lamina did not mount is mounted on its data folder");
-	} else if (spec.type && v->mounted && v->n_users == 0) {
+	} else if (spec.type && v->mounted && v->n_users == 0 && !vol_hold_others(c->store, v->name)) {
 		done = c->repair && vol_umount(v->name, v->mountpoint, vol_spec_needs_detach(&spec), NULL) >= 0;
 		r = report(c, v->name, done, "mounted, but no caller holds it");
 	} else if (spec.type && !v->mounted && v->n_users > 0) {

@@ -4,6 +4,11 @@
  * caller in the database, and reading /proc/self/mountinfo (libmount) to
  * know what is mounted now.
  *
+ * Transient holds: export, import and clone use a volume for a while
+ * without counting a user; they hold flock(LOCK_SH) on volumes/NAME, which
+ * dies with them. A counted user's last unmount leaves the mount to such a
+ * holder, which unmounts when it is done and nobody else holds or uses it.
+ *
  * Order (docs/volumes.md): mount = under the write lock, mount(2) when not
  * mounted, then count the user, then commit; a crash between leaves a mount
  * with no user (check --repair unmounts it). unmount = under the write lock,
@@ -17,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 
@@ -101,6 +107,27 @@ int vol_umount(const char *volume, const char *path, bool detach, struct lm_erro
 	if (errno == EBUSY && detach && umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
 		return 0;
 	return lm_err(err, -errno, "volume '%s': cannot unmount '%s'", volume, path);
+}
+
+/* ---- transient holds (see volumes.h) */
+
+int vol_hold_lock(struct lamina_store *store, const char *name, struct lm_error *err)
+{
+	_cleanup_free_ char *rel = NULL;
+	if (vol_rel_dir(name, &rel) < 0)
+		return lm_err(err, -ENOMEM, "volume '%s'", name);
+	int fd = lm_dir_lock(store->root_fd, rel, LOCK_SH);
+	return fd < 0 ? lm_err(err, fd, "volume '%s': cannot lock its folder", name) : fd;
+}
+
+bool vol_hold_others(struct lamina_store *store, const char *name)
+{
+	_cleanup_free_ char *rel = NULL;
+	if (vol_rel_dir(name, &rel) < 0)
+		return true; /* out of memory: assume the safe answer */
+	int fd = lm_dir_lock(store->root_fd, rel, LOCK_EX);
+	lm_close(fd);
+	return fd == -EBUSY;
 }
 
 bool vol_spec_needs_detach(const struct vol_spec *spec)
@@ -247,7 +274,9 @@ static int unmount_locked(struct lamina_store *store, struct mount_ctx *c, struc
 		return lm_err_prefix(err, "volume '%s'", c->v->name);
 	if (count == 0)
 		return lm_err_plain(err, -EINVAL, "volume '%s': not mounted by '%s'", c->v->name, c->caller);
-	bool last = count == 1 && c->v->n_users == 1;
+	/* at the last use, unless an export, import or clone still reads it
+	 * (that one unmounts when it is done) */
+	bool last = count == 1 && c->v->n_users == 1 && !vol_hold_others(store, c->v->name);
 	if (last && c->spec.type && c->v->mounted) {
 		r = vol_umount(c->v->name, c->v->mountpoint, vol_spec_needs_detach(&c->spec), err);
 		if (r < 0)

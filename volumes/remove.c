@@ -76,6 +76,8 @@ static int mark_locked(struct lamina_store *store, const char *name, bool force,
 		r = vol_creating_check(store, name, err);
 		break;
 	case VOL_READY:
+		if (vol_hold_others(store, name)) /* force or not: it is being read */
+			return lm_err_plain(err, -EBUSY, "volume '%s': in use by an export, import or clone", name);
 		r = vol_row_n_users(store, name, &users, err);
 		if (r >= 0 && users && !force)
 			return lm_err_plain(err, -EBUSY, "volume '%s': in use by %zu caller%s", name, users,

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,7 +34,7 @@ int vol_creating_check(struct lamina_store *store, const char *name, struct lm_e
 	_cleanup_free_ char *rel = NULL;
 	if (vol_rel_dir(name, &rel) < 0)
 		return lm_err(err, -ENOMEM, "volume '%s'", name);
-	int fd = lm_dir_lock(store->root_fd, rel, false);
+	int fd = lm_dir_lock(store->root_fd, rel, LOCK_EX);
 	if (fd == -EBUSY)
 		return lm_err_plain(err, -EBUSY, "volume '%s': being created by another process", name);
 	lm_close(fd);
@@ -269,8 +270,15 @@ int lamina_volume_create(struct lamina_store *store, const struct lamina_volume_
 int lamina_volume_inspect(struct lamina_store *store, const char *name, struct lamina_volume **ret,
 			  struct lm_error *err)
 {
+	struct lamina_volume *v = NULL;
 	int r = lamina_volume_name_check(name, err);
-	return r < 0 ? r : vol_row_load(store, name, ret, err);
+	if (r >= 0)
+		r = vol_row_load(store, name, &v, err);
+	if (r >= 0 && ret)
+		*ret = v;
+	else
+		lamina_volume_free(v);
+	return r;
 }
 
 int lamina_volume_list(struct lamina_store *store, const char *const *filters, size_t n_filters,

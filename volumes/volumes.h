@@ -117,6 +117,12 @@ int vol_is_mounted(const char *path, bool *ret, struct lm_error *err);
 int vol_mount_spec(const char *volume, const char *path, const struct vol_spec *spec, struct lm_error *err);
 /* umount2 of path; with detach, a busy mount is detached (MNT_DETACH). */
 int vol_umount(const char *volume, const char *path, bool detach, struct lm_error *err);
+/* A transient hold (export, import, clone: a use of the volume that is not
+ * a counted user): flock(LOCK_SH) on volumes/NAME. Returns the fd holding
+ * it, or -errno. */
+int vol_hold_lock(struct lamina_store *store, const char *name, struct lm_error *err);
+/* Whether some open file (another process, or this one) holds one. */
+bool vol_hold_others(struct lamina_store *store, const char *name);
 /* Whether spec's mount must be detached to go: an rbind carries the mounts
  * below its device, which make a plain umount EBUSY. */
 bool vol_spec_needs_detach(const struct vol_spec *spec);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -103,7 +104,7 @@ START_TEST(take_and_commit)
 	struct lm_stage st = LM_STAGE_INIT;
 	struct lm_error err = { 0 };
 	/* held by someone else: refused */
-	int lock = lm_dir_lock(s->root_fd, "volumes/v1", false);
+	int lock = lm_dir_lock(s->root_fd, "volumes/v1", LOCK_EX);
 	ck_assert_int_ge(lock, 0);
 	ck_assert_int_eq(lm_stage_take(s, "volumes/v1", "rm", &st, &err), -EBUSY);
 	ck_assert(access(f, F_OK) == 0);
@@ -118,7 +119,7 @@ START_TEST(take_and_commit)
 	ck_assert_int_eq(lm_stage_commit(s, &st, "volumes/v1", &err), 0);
 	ck_assert(access(f, F_OK) == 0);
 	ck_assert_int_ge(st.fd, 0); /* still locked until released */
-	ck_assert_int_eq(lm_dir_lock(s->root_fd, "volumes/v1", false), -EBUSY);
+	ck_assert_int_eq(lm_dir_lock(s->root_fd, "volumes/v1", LOCK_EX), -EBUSY);
 	lm_stage_release(&st);
 	lamina_store_close(s);
 }

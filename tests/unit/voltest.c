@@ -191,6 +191,26 @@ int vt_child(int (*fn)(struct lamina_store *s, void *arg), void *arg, const char
 	return status;
 }
 
+pid_t vt_spawn(int (*fn)(struct lamina_store *s, void *arg), void *arg, int child_closes)
+{
+	vt_store = lamina_store_close(vt_store); /* no sqlite connection across a fork */
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		lm_close(child_closes);
+		_exit(vt_child_body(fn, arg));
+	}
+	vt_store = vt_open();
+	return pid;
+}
+
+void vt_reap(pid_t pid)
+{
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %d: status %#x", (int)pid, status);
+}
+
 void vt_assert_killed(int status, const char *crashpoint)
 {
 	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,

@@ -62,9 +62,17 @@ char *vt_mounted_type(const char *path);
  * have no store open: a sqlite connection must not cross a fork.
  */
 int vt_child(int (*fn)(struct lamina_store *s, void *arg), void *arg, const char *crashpoint);
-/* What the child of vt_child runs, for a test that forks by itself: opens
- * the store, runs fn, returns the exit status to give. */
+/* What the child of vt_child runs: opens the store, runs fn, returns the
+ * exit status to give. */
 int vt_child_body(int (*fn)(struct lamina_store *s, void *arg), void *arg);
+/*
+ * Starts fn(arg) in a child as vt_child does, without waiting: the child
+ * first closes child_closes (the parent's end of a pipe; -1: none). The
+ * parent's vt_store is closed across the fork and opened again. Returns the
+ * child's pid, for vt_reap(), which asserts that it exited with 0.
+ */
+pid_t vt_spawn(int (*fn)(struct lamina_store *s, void *arg), void *arg, int child_closes);
+void vt_reap(pid_t pid);
 
 /* Asserts that a wait status is death by SIGKILL (naming crashpoint). */
 void vt_assert_killed(int status, const char *crashpoint);
