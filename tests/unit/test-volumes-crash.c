@@ -1,6 +1,7 @@
 /*
  * tests/unit/test-volumes-crash.c: a SIGKILL at each crashpoint of create,
- * remove, mount and unmount (a child process runs the operation with
+ * remove, mount, unmount, import, clone and export (a child process runs
+ * the operation with
  * $LAMINA_CRASHPOINT set), then what the survivors see:
  *   - list and inspect: a half-created volume is not there, a half-removed
  *     one is not there, a half-mounted one says what is true;
@@ -12,11 +13,13 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "tests/lib/tarbuild.h"
 #include "tests/lib/testlib.h"
 #include "tests/unit/voltest.h"
 
@@ -44,8 +47,53 @@ static int op_unmount(struct lamina_store *st, void *arg)
 	return lamina_volume_unmount(st, NAME, "c1", NULL);
 }
 
+/* The tar import reads: one file. */
+static char *tar_path(void)
+{
+	return tl_strdupf("%s/in.tar", tl_scratch);
+}
+
+static int op_import(struct lamina_store *st, void *arg)
+{
+	_cleanup_free_ char *path = tar_path();
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? -errno : lamina_volume_import(st, NAME, fd, NULL);
+}
+
+static int op_clone(struct lamina_store *st, void *arg)
+{
+	return lamina_volume_clone(st, "source", NAME, NULL);
+}
+
+static int op_export(struct lamina_store *st, void *arg)
+{
+	_cleanup_close_ int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	return lamina_volume_export(st, NAME, fd, NULL);
+}
+
 static void prep_none(void)
 {
+}
+
+static void prep_tar(void)
+{
+	_cleanup_free_ char *path = tar_path();
+	struct tl_tar_entry e[] = { { .type = 'd', .name = "d" }, { .type = 'f', .name = "d/f", .data = "x" }, { 0 } };
+	tl_tar_write_file(path, e, 0);
+}
+
+static void prep_source(void)
+{
+	free(vt_create_ok(vt_store, "source", NULL, NULL));
+	vt_write(vt_data("source"), "d/f", "x");
+}
+
+static void prep_bind(void)
+{
+	_cleanup_free_ char *host = tl_strdupf("%s/host", tl_scratch);
+	vt_write(host, "d/f", "x");
+	_cleanup_free_ char *dev = tl_strdupf("device=%s", host);
+	free(vt_create_ok(vt_store, NAME, L("type=none", "o=bind", dev), NULL));
 }
 
 static void prep_created(void)
@@ -65,9 +113,10 @@ static void prep_mounted(void)
 static void see_absent(void)
 {
 	struct lamina_volume **v = NULL;
-	size_t n = 99;
+	size_t n = 0;
 	ck_assert_int_eq(lamina_volume_list(vt_store, NULL, 0, &v, &n, NULL), 0);
-	ck_assert_uint_eq(n, 0);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_str_ne(v[i]->name, NAME);
 	lamina_volume_list_free(v, n);
 	ck_assert_int_eq(lamina_volume_inspect(vt_store, NAME, NULL, NULL), -ENOENT);
 	ck_assert_int_eq(lamina_volume_mount(vt_store, NAME, "c9", NULL, NULL), -ENOENT);
@@ -127,6 +176,40 @@ static void next_unmount(void)
 	next_mount_then_unmount();
 }
 
+/* The data the import and the clone bring. */
+static void see_data(void)
+{
+	_cleanup_free_ char *f = tl_strdupf("%s/d/f", vt_data(NAME));
+	ck_assert(vt_exists(f));
+}
+
+static void next_import(void)
+{
+	_cleanup_free_ char *path = tar_path();
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct lm_error err = { 0 };
+	int r = lamina_volume_import(vt_store, NAME, fd, &err);
+	ck_assert_msg(r == 0, "import after the crash: %d %s", r, err.msg);
+	see_data();
+	ck_assert_int_eq(lamina_volume_remove(vt_store, NAME, false, &err), 0);
+}
+
+static void next_clone(void)
+{
+	struct lm_error err = { 0 };
+	int r = lamina_volume_clone(vt_store, "source", NAME, &err);
+	ck_assert_msg(r == 0, "clone after the crash: %d %s", r, err.msg);
+	see_data();
+	ck_assert_int_eq(lamina_volume_remove(vt_store, NAME, false, &err), 0);
+}
+
+static void next_export(void)
+{
+	ck_assert_int_eq(op_export(vt_store, NULL), 0);
+	see_state(false, 0);
+	next_mount_then_unmount();
+}
+
 struct crash_case {
 	const char *point;
 	void (*prepare)(void);
@@ -154,6 +237,17 @@ static const struct crash_case cases[] = {
 	  next_mount_then_unmount, false },
 	{ "volume-unmount:after-umount", prep_mounted, op_unmount, see_held_unmounted,
 	  "held by callers, but not mounted", next_unmount, true },
+	{ "volume-import:after-target", prep_tar, op_import, see_absent, "creation was interrupted", next_import,
+	  false },
+	{ "volume-import:after-extract", prep_tar, op_import, see_absent, "creation was interrupted", next_import,
+	  false },
+	{ "volume-import:after-exchange", prep_tar, op_import, see_absent, "creation was interrupted", next_import,
+	  false },
+	{ "volume-clone:after-create", prep_source, op_clone, see_absent, "creation was interrupted", next_clone,
+	  false },
+	{ "volume-clone:after-copy", prep_source, op_clone, see_absent, "creation was interrupted", next_clone, false },
+	{ "volume-export:after-mount", prep_bind, op_export, see_mounted_unheld, "mounted, but no caller holds it",
+	  next_export, false },
 };
 
 static const struct crash_case *crash(int i)
