@@ -98,8 +98,8 @@ int lamina_volume_create(struct lamina_store *store, const struct lamina_volume_
 			 struct lamina_volume **ret, struct lm_error *err);
 
 /*
- * Describes one volume. -ENOENT when there is none of that name (or it is
- * half-created or being removed).
+ * Describes one volume (ret may be NULL: an existence check). -ENOENT when
+ * there is none of that name (or it is half-created or being removed).
  */
 int lamina_volume_inspect(struct lamina_store *store, const char *name, struct lamina_volume **ret,
 			  struct lm_error *err);
