@@ -85,8 +85,9 @@ void cli_table_row(struct cli_table *t, const char *const *cells)
 	t->rows++;
 }
 
-/* Columns are as wide as their widest cell plus three spaces, as Docker's
- * tabwriter; the last column is not padded. */
+/* Columns are as wide as their widest cell plus three spaces, and at least
+ * ten, as Docker's tabwriter (minwidth 10, padding 3); the last column is
+ * not padded. */
 void cli_table_print_free(struct cli_table *t, FILE *out)
 {
 	size_t *width = xrealloc(NULL, t->columns, sizeof(*width));
@@ -102,7 +103,7 @@ void cli_table_print_free(struct cli_table *t, FILE *out)
 			const char *cell = t->cells[r * t->columns + c];
 
 			if (c + 1 < t->columns)
-				fprintf(out, "%-*s   ", (int)width[c], cell);
+				fprintf(out, "%-*s", (int)(width[c] + 3 < 10 ? 10 : width[c] + 3), cell);
 			else
 				fprintf(out, "%s\n", cell);
 		}
