@@ -157,7 +157,7 @@ int cli_main(int argc, char *argv[])
 {
 	struct cli_ctx ctx = { .command = "lamina" };
 	const struct cli_command *group;
-	int status, first = parse_global(&ctx, argc, argv, &status);
+	int status = CLI_USAGE, first = parse_global(&ctx, argc, argv, &status);
 
 	if (first < 0)
 		return status;
