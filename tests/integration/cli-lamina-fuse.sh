@@ -9,18 +9,7 @@ if [ "$(id -u)" != 0 ] || [ ! -c /dev/fuse ]; then
 	echo "SKIP: needs root and /dev/fuse"
 	exit 77
 fi
-top=$(mktemp -d "${TMPDIR:-/tmp}/lamina-cli-XXXXXX")
-fails=0
-cleanup() {
-	for m in "$top"/m*; do umount -l "$m" 2>/dev/null; done
-	rm -rf "$top"
-}
-trap cleanup EXIT
-fail() {
-	echo "FAIL: $*"
-	fails=$((fails + 1))
-}
-ok() { echo "ok: $*"; }
+. "${LAMINA_SRCDIR:?LAMINA_SRCDIR names the source tree}/tests/integration/cli-common.sh"
 
 # The daemon serving mount point $1, or nothing.
 daemon_of() {
@@ -94,5 +83,4 @@ kill -0 "$fg" 2>/dev/null && ok "-f: still running while mounted" || fail "-f re
 fusermount3 -u "$top/m3"
 wait "$fg" && ok "-f: exits 0 at unmount" || fail "-f: non-zero exit at unmount"
 
-echo "$fails failed"
-[ "$fails" = 0 ]
+finish

@@ -14,19 +14,8 @@ if ! command -v jq >/dev/null; then
 	echo "SKIP: needs jq to read the JSON output"
 	exit 77
 fi
-top=$(mktemp -d "${TMPDIR:-/tmp}/lamina-cli-volume-XXXXXX")
+. "${LAMINA_SRCDIR:?LAMINA_SRCDIR names the source tree}/tests/integration/cli-common.sh"
 root=$top/root
-fails=0
-cleanup() {
-	grep -o " $top/[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m"; done
-	rm -rf "$top"
-}
-trap cleanup EXIT
-fail() {
-	echo "FAIL: $*"
-	fails=$((fails + 1))
-}
-ok() { echo "ok: $*"; }
 lam() { "$prog" --root "$root" "$@"; }
 # Whether $1 is a mount point now, by /proc/self/mountinfo's fifth field.
 is_mounted() { awk -v p="$1" '$5 == p { found = 1 } END { exit !found }' /proc/self/mountinfo; }
@@ -170,5 +159,4 @@ lam volume create --bogus >/dev/null 2>&1; [ $? = 2 ] && ok "usage error exits 2
 lam volume --help | grep -q create && ok "volume --help" || fail "volume --help"
 "$prog" --version | grep -q '^lamina version ' && ok "--version" || fail "--version"
 
-echo "$fails failed"
-[ "$fails" = 0 ]
+finish
