@@ -8,6 +8,7 @@
 #include <lamina/store.h>
 #include <lamina/union.h>
 #include <lamina/volume.h>
+#include <lamina/layer.h>
 
 #ifdef __cplusplus
 extern "C" {
