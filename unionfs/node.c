@@ -56,6 +56,8 @@ static void table_insert(struct ufs *ufs, struct ufs_node *node)
 	node->hnext = ufs->table[s];
 	ufs->table[s] = node;
 	ufs->nnodes++;
+	if (ufs->nnodes > ufs->nodes_peak)
+		ufs->nodes_peak = ufs->nnodes;
 }
 
 static void table_remove(struct ufs *ufs, struct ufs_node *node)
@@ -135,6 +137,20 @@ int ufs_node_table_init(struct ufs *ufs)
 	ufs->table_size = 1024;
 	ufs->table = calloc(ufs->table_size, sizeof(*ufs->table));
 	return ufs->table ? 0 : -ENOMEM;
+}
+
+/* Below this many nodes at the peak, what a trim could give back is not
+ * worth the walk over the heap it costs. */
+#define UFS_TRIM_MIN_PEAK 4096
+
+bool ufs_node_table_shrunk(struct ufs *ufs)
+{
+	pthread_mutex_lock(&ufs->nodes_lock);
+	bool shrunk = ufs->nodes_peak >= UFS_TRIM_MIN_PEAK && ufs->nnodes < ufs->nodes_peak / 4;
+	if (shrunk)
+		ufs->nodes_peak = ufs->nnodes;
+	pthread_mutex_unlock(&ufs->nodes_lock);
+	return shrunk;
 }
 
 void ufs_node_table_free(struct ufs *ufs)

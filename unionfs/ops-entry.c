@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -54,11 +55,23 @@ void ufs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	ufs_reply_entry(req, ufs, dir, name, &found);
 }
 
+/* Once the kernel has forgotten most of what a large walk made it look up,
+ * the freed nodes' memory goes back to the system: glibc keeps free memory
+ * in the middle of its heaps resident (measured: RSS 35-39 MiB after eight
+ * cold walks of a 90,000-entry tree and the kernel's forgets, 6.5-7.4 MiB with
+ * this). */
+static void give_back_memory(struct ufs *ufs)
+{
+	if (ufs_node_table_shrunk(ufs))
+		malloc_trim(0);
+}
+
 void ufs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
 	struct ufs *ufs = ufs_of(req);
 	ufs_node_forget(ufs, ufs_node_of(ufs, ino), nlookup);
 	fuse_reply_none(req);
+	give_back_memory(ufs);
 }
 
 void ufs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
@@ -67,6 +80,7 @@ void ufs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *
 	for (size_t i = 0; i < count; i++)
 		ufs_node_forget(ufs, ufs_node_of(ufs, forgets[i].ino), forgets[i].nlookup);
 	fuse_reply_none(req);
+	give_back_memory(ufs);
 }
 
 static bool node_is_removed(struct ufs *ufs, struct ufs_node *node)

@@ -100,6 +100,7 @@ struct ufs {
 	struct ufs_node **table; /* hash by ino, protected by nodes_lock */
 	size_t table_size;
 	size_t nnodes;
+	size_t nodes_peak;       /* most nodes since memory was last given back; nodes_lock */
 	atomic_int cached_fds;      /* directory fds held in nodes' layer_fds */
 	int max_cached_fds;         /* half the fd limit: the rest is for open files */
 	struct ufs_node *root;
@@ -188,6 +189,11 @@ int ufs_node_name_moved(struct ufs *ufs, struct ufs_node *node, struct ufs_node 
 			struct ufs_node *new_parent, const char *new_name);
 void ufs_node_table_free(struct ufs *ufs);
 int ufs_node_table_init(struct ufs *ufs);
+/* Whether the table shrank to a small part of its peak since the last time
+ * this said so (which resets the peak): then the memory of the freed nodes
+ * is worth giving back to the system (malloc_trim), or a daemon that served
+ * a walk of a large tree would keep that walk's memory for good. */
+bool ufs_node_table_shrunk(struct ufs *ufs);
 
 /* path.c: a node's place in each layer */
 /* The path of node relative to a layer root ("." for the root), caller frees.

@@ -1,6 +1,7 @@
 /*
  * tests/unit/test-unionfs-node.c: the inode table: one node per object,
- * lookup counts and forget, hard-link aliases, renames, and paths.
+ * lookup counts and forget, hard-link aliases, renames, paths, and when the
+ * table has shrunk enough to give memory back.
  */
 #include <check.h>
 #include <errno.h>
@@ -143,6 +144,52 @@ START_TEST(table_grows)
 }
 END_TEST
 
+/* n files in the root, looked up once each by the kernel. */
+static struct ufs_node **make_files(uint64_t first, size_t n)
+{
+	struct ufs_node **nodes = calloc(n, sizeof(*nodes));
+	ck_assert_ptr_nonnull(nodes);
+	for (size_t i = 0; i < n; i++) {
+		struct ufs_found f = found(first + i, S_IFREG);
+		char name[32];
+		snprintf(name, sizeof(name), "f%llu", (unsigned long long)(first + i));
+		nodes[i] = ufs_node_get_or_create(ufs, ufs->root, name, &f, true);
+		ck_assert_ptr_nonnull(nodes[i]);
+	}
+	return nodes;
+}
+
+START_TEST(shrunk_after_most_nodes_forgotten)
+{
+	struct ufs_node **nodes = make_files(1000, 8000);
+	ck_assert(!ufs_node_table_shrunk(ufs));
+	for (size_t i = 0; i < 5000; i++)
+		ufs_node_forget(ufs, nodes[i], 1);
+	ck_assert(!ufs_node_table_shrunk(ufs)); /* 3000 of 8000 left */
+	for (size_t i = 5000; i < 7000; i++)
+		ufs_node_forget(ufs, nodes[i], 1);
+	ck_assert(ufs_node_table_shrunk(ufs)); /* 1000 left */
+	ck_assert(!ufs_node_table_shrunk(ufs)); /* said once: the peak is now 1001 */
+	for (size_t i = 7000; i < 8000; i++)
+		ufs_node_forget(ufs, nodes[i], 1);
+	ck_assert(!ufs_node_table_shrunk(ufs)); /* a small table is not worth a trim */
+	free(nodes);
+}
+END_TEST
+
+START_TEST(not_shrunk_while_nodes_come_and_go)
+{
+	for (uint64_t round = 0; round < 4; round++) {
+		struct ufs_node **nodes = make_files(1000 + round * 10000, 3000);
+		for (size_t i = 0; i < 3000; i++)
+			ufs_node_forget(ufs, nodes[i], 1);
+		free(nodes);
+		/* never more than 3001 at once: below the size worth a trim */
+		ck_assert(!ufs_node_table_shrunk(ufs));
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("unionfs-node");
@@ -154,6 +201,8 @@ int main(void)
 	tcase_add_test(tc, rename_moves_subtree_paths);
 	tcase_add_test(tc, reused_inode_number_of_other_type);
 	tcase_add_test(tc, table_grows);
+	tcase_add_test(tc, shrunk_after_most_nodes_forgotten);
+	tcase_add_test(tc, not_shrunk_while_nodes_come_and_go);
 	suite_add_tcase(s, tc);
 	return tl_run_suite(s, "test-unionfs-node", 0);
 }
