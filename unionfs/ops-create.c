@@ -48,13 +48,43 @@ static int upper_slot(int upfd, const char *name, enum upper_slot *ret)
 	return r < 0 ? r : 0;
 }
 
-/* Creates the object as name in dirfd; returns an fd for create, else 0. */
-static int make_object(struct ufs *ufs, int dirfd, const char *name, const struct create_args *a, int link_pfd,
-		       const char *link_name)
+/* The new object's stat: through its fd when there is one. */
+static int stat_new(int dirfd, const char *name, int fd, struct stat *st)
+{
+	int r = fd > 0 ? fstat(fd, st) : fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW);
+	return r < 0 ? -errno : 0;
+}
+
+/* Created as the daemon, maybe in the workdir: hands the object to the
+ * caller, with the group and set-group-ID bit a set-group-ID parent gives
+ * (create_in worked them out from the real parent). Changes only what
+ * differs: a root caller's object is the daemon's already. *st is the
+ * object's stat afterwards. */
+static int hand_over(int dirfd, const char *name, int fd, const struct create_args *a, struct stat *st)
+{
+	int r = stat_new(dirfd, name, fd, st);
+	if (r < 0)
+		return r;
+	bool owner = st->st_uid != a->uid || st->st_gid != a->gid;
+	bool setgid = S_ISDIR(a->mode) && (a->mode & S_ISGID) && !(st->st_mode & S_ISGID);
+	if (owner && fchownat(dirfd, name, a->uid, a->gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (setgid && fchmodat(dirfd, name, a->mode & 07777, 0) < 0)
+		return -errno;
+	return owner || setgid ? stat_new(dirfd, name, fd, st) : 0;
+}
+
+/* Creates the object as name in dirfd, *st its stat; returns an fd for
+ * create, else 0. */
+static int make_object(int dirfd, const char *name, const struct create_args *a, int link_pfd, const char *link_name,
+		       struct stat *st)
 {
 	int fd = 0;
-	if (link_pfd >= 0) /* a link keeps its owner */
-		return linkat(link_pfd, link_name, dirfd, name, 0) < 0 ? -errno : 0;
+	if (link_pfd >= 0) { /* a link keeps its owner */
+		if (linkat(link_pfd, link_name, dirfd, name, 0) < 0)
+			return -errno;
+		return stat_new(dirfd, name, 0, st);
+	}
 	switch (a->mode & S_IFMT) {
 	case S_IFDIR:
 		if (mkdirat(dirfd, name, a->mode & 07777) < 0)
@@ -79,21 +109,13 @@ static int make_object(struct ufs *ufs, int dirfd, const char *name, const struc
 			return -errno;
 		break;
 	}
-	/* Created as the daemon, maybe in the workdir: hand it to the
-	 * caller, with the group and set-group-ID bit a set-group-ID parent
-	 * gives (create_in worked them out from the real parent). */
-	int r = 0;
-	if (fchownat(dirfd, name, a->uid, a->gid, AT_SYMLINK_NOFOLLOW) < 0)
-		r = -errno;
-	else if (S_ISDIR(a->mode) && (a->mode & S_ISGID) && fchmodat(dirfd, name, a->mode & 07777, 0) < 0)
-		r = -errno;
+	int r = hand_over(dirfd, name, fd, a, st);
 	if (r < 0) {
 		if (fd > 0)
 			close(fd);
 		unlinkat(dirfd, name, S_ISDIR(a->mode) ? AT_REMOVEDIR : 0);
 		return r;
 	}
-	(void)ufs;
 	return fd;
 }
 
@@ -117,8 +139,9 @@ static int create_over_whiteout(struct ufs *ufs, int upfd, const char *name, con
 				int link_pfd, const char *link_name)
 {
 	char tmp[64];
+	struct stat st;
 	ufs_tmp_name(ufs, tmp, sizeof(tmp));
-	int fd = make_object(ufs, ufs->work_fd, tmp, a, link_pfd, link_name);
+	int fd = make_object(ufs->work_fd, tmp, a, link_pfd, link_name, &st);
 	if (fd < 0)
 		return fd;
 	int r = 0;
@@ -136,19 +159,19 @@ static int create_over_whiteout(struct ufs *ufs, int upfd, const char *name, con
 	return fd;
 }
 
-/* The new object's stat as a lookup result (layer 0, its own range). */
-static int created_found(struct ufs *ufs, int upfd, const char *name, struct ufs_found *ret)
+/* The new object (stat st) as a lookup result: layer 0, its own range. A
+ * new object has no recorded origin; a link shares its file's. */
+static void created_found(struct ufs *ufs, int upfd, const char *name, const struct stat *st, bool linked,
+			  struct ufs_found *ret)
 {
-	struct ufs_found f = { .layer = 0, .last_layer = 0 };
-	if (fstatat(upfd, name, &f.st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	struct ufs_origin o;
-	ufs_origin_of(ufs, 0, upfd, name, &f.st, &o);
+	struct ufs_found f = { .layer = 0, .last_layer = 0, .st = *st };
+	struct ufs_origin o = { .ino = ufs_ino_map(ufs, 0, st) };
+	if (linked)
+		ufs_origin_of(ufs, 0, upfd, name, st, &o);
 	f.st.st_ino = o.ino;
 	f.st.st_nlink += o.nlink_extra;
 	f.nlink_extra = o.nlink_extra;
 	*ret = f;
-	return 0;
 }
 
 static int create_in(struct ufs *ufs, struct ufs_node *dir, const char *name, const struct create_args *a,
@@ -188,8 +211,9 @@ static int create_in(struct ufs *ufs, struct ufs_node *dir, const char *name, co
 	if (r < 0)
 		return r;
 	a = &sa;
+	struct stat st;
 	int fd = slot == SLOT_WHITEOUT ? create_over_whiteout(ufs, upfd, name, a, link_pfd, link_name)
-				       : make_object(ufs, upfd, name, a, link_pfd, link_name);
+				       : make_object(upfd, name, a, link_pfd, link_name, &st);
 	if (fd < 0)
 		return fd;
 	if (slot == SLOT_WH_MARKER) {
@@ -198,8 +222,11 @@ static int create_in(struct ufs *ufs, struct ufs_node *dir, const char *name, co
 		if (r >= 0 && S_ISDIR(a->mode))
 			r = ufs_set_opaque(ufs, upfd, name);
 	}
+	/* moved or marked since make_object's stat: its ctime changed */
+	if (r >= 0 && slot != SLOT_FREE)
+		r = stat_new(upfd, name, fd, &st);
 	if (r >= 0)
-		r = created_found(ufs, upfd, name, ret);
+		created_found(ufs, upfd, name, &st, link_pfd >= 0, ret);
 	if (r < 0) {
 		if (fd > 0)
 			close(fd);
