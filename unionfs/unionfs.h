@@ -105,6 +105,8 @@ struct ufs {
 	int max_cached_fds;         /* half the fd limit: the rest is for open files */
 	struct ufs_node *root;
 	struct fuse_session *se; /* set once the session exists, for notifications */
+	atomic_uint_fast64_t init_unique; /* the INIT request to fix the reply of (channel.c) */
+	atomic_bool init_done;    /* the INIT reply went out */
 	pthread_mutex_t handles_lock;
 	struct ufs_handle handles; /* open handles, a ring; protected by handles_lock */
 };
@@ -290,6 +292,12 @@ void ufs_handles_init(struct ufs *ufs);
 void ufs_handle_track(struct ufs *ufs, struct ufs_handle *h, void (*free_fn)(struct ufs *, struct ufs_handle *));
 void ufs_handle_untrack(struct ufs *ufs, struct ufs_handle *h);
 void ufs_handles_free_all(struct ufs *ufs);
+
+/* channel.c */
+/* Makes the session's I/O on /dev/fuse go through channel.c's hooks, which
+ * add FUSE_PARALLEL_DIROPS to the INIT reply (libfuse 3.14 leaves it out).
+ * After fuse_session_mount(), before the loop. */
+int ufs_channel_attach(struct ufs *ufs, struct fuse_session *se);
 
 /* session.c */
 /* Tells the kernel that node's attributes changed behind its back (a
