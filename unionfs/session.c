@@ -44,6 +44,11 @@ static void ufs_init(void *userdata, struct fuse_conn_info *conn)
 	else
 		conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	ufs->writeback = conn->want & FUSE_CAP_WRITEBACK_CACHE;
+	/* Symlink targets kept in the kernel's page cache: a symlink never
+	 * changes, a new target is a new inode (see docs/unionfs.md, Caches);
+	 * off with timeout=0. */
+	if (ufs->timeout > 0 && (conn->capable & FUSE_CAP_CACHE_SYMLINKS))
+		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
 	/* Directories opened by the kernel alone, their listings cached by
 	 * it (see ufs_op_opendir); like every cache, off with timeout=0. */
 	ufs->no_opendir = ufs->timeout > 0 && (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT);

@@ -1,12 +1,13 @@
 /*
  * tests/integration/test-union-caches.c: a change made through the mount is
  * seen at once through it, whatever the kernel caches. lamina-fuse lets the
- * kernel keep entries, attributes, file pages and directory listings for a
- * long time (docs/unionfs.md, "Caches"); these scenarios fill each cache
- * first, change what it holds through the mount, and look again, with the
- * kernel's overlayfs as the oracle.
+ * kernel keep entries, attributes, file pages, symlink targets and directory
+ * listings for a long time (docs/unionfs.md, "Caches"); these scenarios fill
+ * each cache first, change what it holds through the mount, and look again,
+ * with the kernel's overlayfs as the oracle.
  */
 #include <dirent.h>
+#include <errno.h>
 
 #include "tests/integration/scenario.h"
 
@@ -108,6 +109,38 @@ static void st_dir_becomes_merged(struct tl_ctx *ctx)
 	obs_ls(ctx, ARG);
 }
 
+/* The target of rel, and what opening a path through it finds. */
+static void obs_link(struct tl_ctx *ctx, const char *rel)
+{
+	char target[256];
+	ssize_t n = readlinkat(ROOT, rel, target, sizeof(target) - 1);
+	if (n < 0) {
+		tl_log_add(LOG, "readlink %s: %s", rel, strerror(errno));
+	} else {
+		target[n] = '\0';
+		tl_log_add(LOG, "readlink %s: '%s'", rel, target);
+	}
+	tl_log_content(LOG, ROOT, rel); /* follows it */
+}
+
+/* Symlink targets (cached by the kernel) after the link is replaced in
+ * every way, and after its copy-up. */
+static void st_symlink_targets(struct tl_ctx *ctx)
+{
+	obs_link(ctx, "lolink");
+	obs_link(ctx, "uplink");
+	T(fchownat(ROOT, "lolink", 1000, 1000, AT_SYMLINK_NOFOLLOW)); /* copy-up */
+	obs_link(ctx, "lolink");
+	T(unlinkat(ROOT, "lolink", 0));
+	T(symlinkat("both", ROOT, "lolink"));
+	obs_link(ctx, "lolink");
+	T(renameat(ROOT, "uplink", ROOT, "lolink"));
+	obs_link(ctx, "lolink");
+	obs_link(ctx, "uplink");
+	T(symlinkat("deep", ROOT, "uplink"));
+	obs_link(ctx, "uplink");
+}
+
 static const struct tl_scenario scenarios[] = {
 	SC("pages-lower", STD, st_file_pages, "lo"),
 	SC("pages-upper", STD, st_file_pages, "up"),
@@ -118,6 +151,7 @@ static const struct tl_scenario scenarios[] = {
 	SC("listing-root", STD, st_dir_listing, "."),
 	SC("listed-attrs-lower", STD, st_listed_attrs, "lodir"),
 	SC("negative-entries", STD, st_negative_entries, NULL),
+	SC("symlink-targets", STD, st_symlink_targets, NULL),
 	SC("lower-dir-becomes-merged", STD, st_dir_becomes_merged, "lodir/sub"),
 	SC("empty-lower-dir-becomes-merged", STD, st_dir_becomes_merged, "loempty"),
 };
