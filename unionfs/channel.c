@@ -12,6 +12,10 @@
  * daemon is safe for concurrent lookups and listings of one directory
  * (node.c and the directory handle's lock serialise what they share), so
  * the reply gets the flag whenever the kernel offered it.
+ *
+ * Thread-safety: the hooks run in every worker thread. The INIT state in
+ * struct ufs is atomic, and written only while the INIT request is served,
+ * before the kernel sends any other.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,7 +26,8 @@
 
 #include "unionfs/ops.h"
 
-/* The INIT request: what the kernel offers, and the reply to look for. */
+/* The INIT request: what the kernel offers, and the reply to look for
+ * (none if the kernel offers no parallel directory operations). */
 static void note_init(struct ufs *ufs, const void *buf, ssize_t n)
 {
 	const struct fuse_in_header *in = buf;
@@ -31,6 +36,8 @@ static void note_init(struct ufs *ufs, const void *buf, ssize_t n)
 	const struct fuse_init_in *arg = (const void *)(in + 1);
 	if (arg->flags & FUSE_PARALLEL_DIROPS)
 		atomic_store(&ufs->init_unique, in->unique);
+	else
+		atomic_store(&ufs->init_done, true);
 }
 
 static ssize_t chan_read(int fd, void *buf, size_t len, void *userdata)
@@ -71,14 +78,14 @@ static ssize_t chan_splice(int fdin, off_t *offin, int fdout, off_t *offout, siz
 	return splice(fdin, offin, fdout, offout, len, flags);
 }
 
-int ufs_channel_attach(struct ufs *ufs, struct fuse_session *se)
+int ufs_channel_attach(struct fuse_session *se)
 {
+	/* libfuse hands each hook the session's userdata: the struct ufs */
 	static const struct fuse_custom_io io = {
 		.read = chan_read,
 		.writev = chan_writev,
 		.splice_receive = chan_splice,
 		.splice_send = chan_splice,
 	};
-	(void)ufs; /* libfuse hands the hooks the session's userdata: ufs */
 	return fuse_session_custom_io(se, &io, fuse_session_fd(se));
 }

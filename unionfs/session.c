@@ -155,7 +155,7 @@ static int serve(struct ufs *ufs, const struct lamina_union_config *config, stru
 		r = lm_err_plain(err, -EIO, "mount '%s': the FUSE mount failed", config->mountpoint);
 		goto signals;
 	}
-	r = ufs_channel_attach(ufs, se);
+	r = ufs_channel_attach(se);
 	if (r < 0) {
 		r = lm_err(err, r, "mount '%s': FUSE device I/O", config->mountpoint);
 		goto unmount;

@@ -297,7 +297,7 @@ void ufs_handles_free_all(struct ufs *ufs);
 /* Makes the session's I/O on /dev/fuse go through channel.c's hooks, which
  * add FUSE_PARALLEL_DIROPS to the INIT reply (libfuse 3.14 leaves it out).
  * After fuse_session_mount(), before the loop. */
-int ufs_channel_attach(struct ufs *ufs, struct fuse_session *se);
+int ufs_channel_attach(struct fuse_session *se);
 
 /* session.c */
 /* Tells the kernel that node's attributes changed behind its back (a
