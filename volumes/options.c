@@ -36,7 +36,8 @@ static struct lamina_kv *kv_sorted_view(const struct lamina_kv *in, size_t n)
 	struct lamina_kv *view = malloc((n ? n : 1) * sizeof(*view));
 	if (!view)
 		return NULL;
-	memcpy(view, in, n * sizeof(*view));
+	if (n > 0) /* in may be NULL when n is 0 */
+		memcpy(view, in, n * sizeof(*view));
 	/* insertion sort: stable, and these arrays are short */
 	for (size_t i = 1; i < n; i++) {
 		for (size_t j = i; j > 0 && strcmp(view[j - 1].key, view[j].key) > 0; j--) {
