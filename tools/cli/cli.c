@@ -23,12 +23,15 @@ static const char usage_text[] =
 	"Commands:\n"
 	"  volume         manage volumes (create, ls, inspect, rm, prune, mount, unmount,\n"
 	"                 export, import, clone)\n"
+	"  layer          manage layers (import, create, ls, inspect, rm, mount, unmount,\n"
+	"                 changes, export, diff-size, verify)\n"
 	"  check          compare the database with the folders and mounts; --repair fixes\n"
 	"\n"
 	"Run 'lamina COMMAND --help' for more about a command.\n";
 
 static const struct cli_command groups[] = {
 	{ "volume", NULL, cli_volume, "manage volumes" },
+	{ "layer", NULL, cli_layer, "manage image and container layers" },
 	{ "check", NULL, cli_check, "check and repair the store" },
 };
 

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include <lamina/lamina.h>
 
 /* Exit statuses: 0 success, 1 the operation failed, 2 the command line is wrong. */
@@ -41,6 +43,7 @@ int cli_dispatch(struct cli_ctx *ctx, const char *group, const struct cli_comman
 
 /* The commands of each group (cmd-*.c). */
 int cli_volume(struct cli_ctx *ctx, int argc, char *argv[]);
+int cli_layer(struct cli_ctx *ctx, int argc, char *argv[]);
 int cli_check(struct cli_ctx *ctx, int argc, char *argv[]);
 
 /* The store, opened at the first call; NULL after printing why. */
@@ -76,12 +79,21 @@ void cli_strv_push(const char ***strv, size_t *n, const char *value);
 bool cli_kv_push(struct lamina_kv **kv, size_t *n, const char *arg, bool need_value);
 void cli_kv_array_free(struct lamina_kv *kv, size_t n);
 
+/* export.c: "[-o FILE] NAME" export commands, and tar inputs. */
+typedef int (*cli_export_fn)(struct lamina_store *store, const char *name, int fd, struct lm_error *err);
+int cli_export(struct cli_ctx *ctx, int argc, char *argv[], const char *usage, cli_export_fn export);
+/* An fd to read a tar from: FILE, or standard input for "-" (refused on a
+ * terminal). On failure, after printing why, minus the exit status. */
+int cli_open_input(const struct cli_ctx *ctx, const char *file);
+
 /* Output. */
 struct cli_table; /* an aligned text table, printed when ended */
 struct cli_table *cli_table_new(size_t columns, const char *const *headers);
 void cli_table_row(struct cli_table *t, const char *const *cells);
 void cli_table_print_free(struct cli_table *t, FILE *out);
 
+/* Prints j (consumed) compact, or indented as Docker does, and a newline. */
+void cli_json_print(json_t *j, bool pretty);
 /* RFC 3339 in local time with offset, as Docker prints CreatedAt. */
 void cli_format_time(int64_t seconds, char *buf, size_t size);
 /* Decimal units as Docker's HumanSize: "0B", "512B", "1.5kB", "12.3MB", "4.2GB". */

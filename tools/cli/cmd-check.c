@@ -17,7 +17,6 @@ static const char check_usage[] =
 static void print_report(const struct lamina_check_report *report, bool json)
 {
 	json_t *all = json ? json_array() : NULL;
-	char *text;
 
 	for (size_t i = 0; i < report->n_problems; i++) {
 		const struct lamina_check_problem *p = &report->problems[i];
@@ -32,11 +31,7 @@ static void print_report(const struct lamina_check_report *report, bool json)
 			puts("no problems found");
 		return;
 	}
-	text = json_dumps(all, JSON_INDENT(4));
-	if (text)
-		puts(text);
-	free(text);
-	json_decref(all);
+	cli_json_print(all, true);
 }
 
 int cli_check(struct cli_ctx *ctx, int argc, char *argv[])

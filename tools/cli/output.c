@@ -169,3 +169,14 @@ bool cli_parse_format(const struct cli_ctx *ctx, const char *value, bool *ret_js
 	cli_usage_error(ctx, "unknown format '%s' (table or json)", value);
 	return false;
 }
+
+void cli_json_print(json_t *j, bool pretty)
+{
+	char *text = json_dumps(j, pretty ? JSON_INDENT(4) : JSON_COMPACT);
+
+	if (text) {
+		puts(text);
+		free(text);
+	}
+	json_decref(j);
+}

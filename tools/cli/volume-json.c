@@ -63,15 +63,3 @@ json_t *cli_volume_ls_json(const struct lamina_volume *v)
 	free(labels);
 	return o;
 }
-
-/* Prints j (consumed) with Docker's indentation, and a newline. */
-void cli_json_print(json_t *j, bool pretty)
-{
-	char *text = json_dumps(j, pretty ? JSON_INDENT(4) : JSON_COMPACT);
-
-	if (text) {
-		puts(text);
-		free(text);
-	}
-	json_decref(j);
-}

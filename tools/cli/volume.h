@@ -13,7 +13,6 @@
 /* volume-json.c */
 json_t *cli_volume_inspect_json(const struct lamina_volume *v);
 json_t *cli_volume_ls_json(const struct lamina_volume *v);
-void cli_json_print(json_t *j, bool pretty);
 
 /* cmd-volume-data.c: mount, unmount, export, import, clone, exists */
 int cli_volume_mount(struct cli_ctx *ctx, int argc, char *argv[]);
