@@ -71,11 +71,9 @@ out=$(lam layer mount --rw top 2>"$top/rw.err") || fail "mount --rw: $(cat "$top
 cid=$(sed -n 's/^container layer: //p' "$top/rw.err")
 echo new > "$out/new" && rm "$out/etc/motd" && echo more >> "$out/bin/sh" || fail "writes through the mount"
 lam layer unmount "$cid" || fail "unmount rw"
-[ "$(lam layer changes "$cid" | tr '\n' ' ')" = "C /bin D /bin/ash C /bin/sh C /etc D /etc/motd A /new " ] ||
-	[ "$(lam layer changes "$cid" | grep -c .)" -ge 3 ] && ok "changes: $(lam layer changes "$cid" | tr '\n' ' ')" ||
-	fail "changes: $(lam layer changes "$cid" | tr '\n' ' ')"
 lam layer changes "$cid" | grep -qx 'A /new' && lam layer changes "$cid" | grep -qx 'D /etc/motd' &&
-	ok "changes: added and deleted" || fail "changes lack A /new or D /etc/motd"
+	lam layer changes "$cid" | grep -qx 'C /bin/sh' && ok "changes: added, deleted, modified" ||
+	fail "changes: $(lam layer changes "$cid" | tr '\n' ' ')"
 lam layer export "$cid" -o "$top/c1.tar" && lam layer export "$cid" > "$top/c2.tar" && cmp -s "$top/c1.tar" "$top/c2.tar" &&
 	ok "two exports, same bytes" || fail "exports differ"
 tar -tf "$top/c1.tar" | grep -q 'etc/.wh.motd' && ok "export: .wh. entry" || fail "export: $(tar -tf "$top/c1.tar")"
