@@ -7,7 +7,9 @@
 #define LAMINA_COMMON_TAR_PRIVATE_H
 
 #include <locale.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 struct archive;
 
@@ -85,5 +87,34 @@ int lm_untar_apply_meta(struct lm_untar *x, struct archive_entry *e, int fd);
 /* The target folder (not to close) and the name used in messages. */
 int lm_untar_root(const struct lm_untar *x);
 const char *lm_untar_what(const struct lm_untar *x);
+
+/* ---------------------------------------------------- writing with hooks */
+
+struct lm_walk_entry;
+struct stat;
+
+/* A tar being written by lm_tar_write_walk() (common/tar-write.c). */
+struct lm_tar_writer;
+
+/* What a caller of lm_tar_write_walk() changes in lm_tar_write_tree's
+ * output (the graph store: markers become .wh. entries). May be NULL. */
+struct lm_tar_write_ops {
+	/* Each object the walk meets (the root too: parent < 0), instead of
+	 * lm_tar_write_object(), which it may call. NULL: that. */
+	int (*visit)(void *ctx, struct lm_tar_writer *w, const struct lm_walk_entry *e, int fd);
+	/* Each folder after its content (the root too). */
+	int (*leave)(void *ctx, struct lm_tar_writer *w, const struct lm_walk_entry *e, int fd);
+	/* Which xattrs go into entries; NULL: all. */
+	bool (*keep_xattr)(const char *name);
+};
+
+/* lm_tar_write_tree() with ops (same format, padding, errors). */
+int lm_tar_write_walk(int dirfd, int fd_out, const char *what, const struct lm_tar_write_ops *ops, void *ctx,
+		      struct lm_error *err);
+/* The entry lm_tar_write_tree() writes for e (nothing for the root or a socket). */
+int lm_tar_write_object(struct lm_tar_writer *w, const struct lm_walk_entry *e, int fd);
+/* An empty regular-file entry named path with st's owner and mtime and
+ * the permission bits perm (a .wh. marker). */
+int lm_tar_write_empty(struct lm_tar_writer *w, const char *path, const struct stat *st, mode_t perm);
 
 #endif
