@@ -88,7 +88,8 @@ static int export_leave(void *ctx, struct lm_tar_writer *w, const struct lm_walk
 	(void)fd;
 	struct export *x = ctx;
 	size_t start = x->starts[--x->depth];
-	qsort(x->v + start, x->n - start, sizeof(*x->v), pending_cmp);
+	if (x->n > start)
+		qsort(x->v + start, x->n - start, sizeof(*x->v), pending_cmp);
 	int r = 0;
 	for (size_t i = start; i < x->n; i++) {
 		if (r >= 0)
