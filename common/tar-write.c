@@ -23,11 +23,13 @@
 #include "common/tar.h"
 #include "common/walk.h"
 
-struct writer {
+struct lm_tar_writer {
 	struct archive *a;
 	struct archive_entry *ent; /* reused for every object */
 	const char *what;
 	struct lm_error *err;
+	const struct lm_tar_write_ops *ops; /* NULL: the plain tree */
+	void *ctx;
 };
 
 /* A data extent of a file: [off, off + len). */
@@ -35,25 +37,26 @@ struct extent {
 	off_t off, len;
 };
 
-static int obj_fail(struct writer *w, const struct lm_walk_entry *e, int r, const char *doing)
+static int obj_fail(struct lm_tar_writer *w, const struct lm_walk_entry *e, int r, const char *doing)
 {
 	return lm_err(w->err, r, "%s: '%s': %s", w->what, e->path, doing);
 }
 
-static int ar_fail(struct writer *w, const struct lm_walk_entry *e, const char *doing)
+static int ar_fail(struct lm_tar_writer *w, const struct lm_walk_entry *e, const char *doing)
 {
 	return lm_err_plain(w->err, lm_tar_errno(w->a, -EIO), "%s: '%s': %s: %s", w->what, e->path, doing,
 			    lm_tar_error_string(w->a));
 }
 
-static int add_xattrs(struct writer *w, const struct lm_walk_entry *e, int fd)
+static int add_xattrs(struct lm_tar_writer *w, const struct lm_walk_entry *e, int fd)
 {
 	struct lm_xattrs x = LM_XATTRS_INIT;
 	int r = lm_xattrs_read(fd, &x);
 	if (r < 0)
 		return obj_fail(w, e, r, "cannot read xattrs");
 	for (size_t i = 0; i < x.n; i++)
-		archive_entry_xattr_add_entry(w->ent, x.v[i].name, x.v[i].value, x.v[i].size);
+		if (!w->ops || !w->ops->keep_xattr || w->ops->keep_xattr(x.v[i].name))
+			archive_entry_xattr_add_entry(w->ent, x.v[i].name, x.v[i].value, x.v[i].size);
 	lm_xattrs_release(&x);
 	return 0;
 }
@@ -110,14 +113,14 @@ static int data_extents(int fd, off_t size, struct extent **ret, size_t *ret_n)
 	return 0;
 }
 
-static int feed(struct writer *w, const void *buf, size_t len)
+static int feed(struct lm_tar_writer *w, const void *buf, size_t len)
 {
 	la_ssize_t n = archive_write_data(w->a, buf, len);
 	return n < 0 ? -1 : 0;
 }
 
 /* size bytes of hole: the pax writer drops them for a sparse entry. */
-static int feed_hole(struct writer *w, off_t len)
+static int feed_hole(struct lm_tar_writer *w, off_t len)
 {
 	static const char zeros[64 * 1024];
 	while (len > 0) {
@@ -131,7 +134,7 @@ static int feed_hole(struct writer *w, off_t len)
 
 /* The file's size bytes in order, holes as zeros; stops early if it
  * shrank (libarchive pads the entry). */
-static int feed_data(struct writer *w, const struct lm_walk_entry *e, int fd, off_t size, const struct extent *v,
+static int feed_data(struct lm_tar_writer *w, const struct lm_walk_entry *e, int fd, off_t size, const struct extent *v,
 		     size_t n)
 {
 	char buf[128 * 1024];
@@ -160,14 +163,14 @@ static int feed_data(struct writer *w, const struct lm_walk_entry *e, int fd, of
 	return 0;
 }
 
-static int write_header(struct writer *w, const struct lm_walk_entry *e)
+static int write_header(struct lm_tar_writer *w, const struct lm_walk_entry *e)
 {
 	if (archive_write_header(w->a, w->ent) < ARCHIVE_WARN)
 		return ar_fail(w, e, "cannot write the entry");
 	return 0;
 }
 
-static int write_file(struct writer *w, const struct lm_walk_entry *e)
+static int write_file(struct lm_tar_writer *w, const struct lm_walk_entry *e)
 {
 	struct stat st;
 	_cleanup_close_ int fd = lm_walk_open_file(e, &st);
@@ -195,7 +198,7 @@ static int write_file(struct writer *w, const struct lm_walk_entry *e)
 }
 
 /* Symlinks, fifos, devices: their xattrs through an O_PATH fd. */
-static int write_special(struct writer *w, const struct lm_walk_entry *e)
+static int write_special(struct lm_tar_writer *w, const struct lm_walk_entry *e)
 {
 	if (S_ISLNK(e->st->st_mode)) {
 		_cleanup_free_ char *target = NULL;
@@ -213,19 +216,34 @@ static int write_special(struct writer *w, const struct lm_walk_entry *e)
 	return r < 0 ? r : write_header(w, e);
 }
 
-static int write_visit(void *ctx, const struct lm_walk_entry *e, int fd)
+/* The entry's common fields: name, mode, numeric owner, mtime. */
+static void entry_reset(struct lm_tar_writer *w, const char *path, const struct stat *st, mode_t mode)
 {
-	struct writer *w = ctx;
+	archive_entry_clear(w->ent);
+	archive_entry_copy_pathname(w->ent, path);
+	archive_entry_set_mode(w->ent, mode);
+	archive_entry_set_uid(w->ent, st->st_uid);
+	archive_entry_set_gid(w->ent, st->st_gid);
+	archive_entry_set_mtime(w->ent, st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+}
+
+int lm_tar_write_empty(struct lm_tar_writer *w, const char *path, const struct stat *st, mode_t perm)
+{
+	entry_reset(w, path, st, S_IFREG | (perm & 07777));
+	archive_entry_set_size(w->ent, 0);
+	if (archive_write_header(w->a, w->ent) < ARCHIVE_WARN)
+		return lm_err_plain(w->err, lm_tar_errno(w->a, -EIO), "%s: '%s': cannot write the entry: %s",
+				    w->what, path, lm_tar_error_string(w->a));
+	return 0;
+}
+
+int lm_tar_write_object(struct lm_tar_writer *w, const struct lm_walk_entry *e, int fd)
+{
 	const struct stat *st = e->st;
 	/* the root is not an entry; sockets have no tar type (tar skips them) */
 	if (e->parent < 0 || S_ISSOCK(st->st_mode))
 		return 0;
-	archive_entry_clear(w->ent);
-	archive_entry_copy_pathname(w->ent, e->path);
-	archive_entry_set_mode(w->ent, st->st_mode);
-	archive_entry_set_uid(w->ent, st->st_uid);
-	archive_entry_set_gid(w->ent, st->st_gid);
-	archive_entry_set_mtime(w->ent, st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+	entry_reset(w, e->path, st, st->st_mode);
 	if (e->link_first) {
 		archive_entry_copy_hardlink(w->ent, e->link_first);
 		return write_header(w, e);
@@ -239,10 +257,30 @@ static int write_visit(void *ctx, const struct lm_walk_entry *e, int fd)
 	return write_special(w, e);
 }
 
+static int write_visit(void *ctx, const struct lm_walk_entry *e, int fd)
+{
+	struct lm_tar_writer *w = ctx;
+	if (w->ops && w->ops->visit)
+		return w->ops->visit(w->ctx, w, e, fd);
+	return lm_tar_write_object(w, e, fd);
+}
+
+static int write_leave(void *ctx, const struct lm_walk_entry *e, int fd)
+{
+	struct lm_tar_writer *w = ctx;
+	return w->ops && w->ops->leave ? w->ops->leave(w->ctx, w, e, fd) : 0;
+}
+
 int lm_tar_write_tree(int dirfd, int fd_out, const char *what, struct lm_error *err)
 {
-	static const struct lm_walk_ops ops = { .visit = write_visit };
-	struct writer w = { .what = what ? what : "tree", .err = err };
+	return lm_tar_write_walk(dirfd, fd_out, what, NULL, NULL, err);
+}
+
+int lm_tar_write_walk(int dirfd, int fd_out, const char *what, const struct lm_tar_write_ops *wops, void *ctx,
+		      struct lm_error *err)
+{
+	static const struct lm_walk_ops ops = { .visit = write_visit, .leave = write_leave };
+	struct lm_tar_writer w = { .what = what ? what : "tree", .err = err, .ops = wops, .ctx = ctx };
 	struct lm_tar_locale loc;
 	int r = lm_tar_locale_enter(&loc);
 	if (r < 0)

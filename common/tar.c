@@ -27,6 +27,7 @@
 #include "common/attrs.h"
 #include "common/cleanup.h"
 #include "common/error.h"
+#include "common/ovl-markers.h"
 #include "common/path.h"
 #include "common/tar-private.h"
 #include "common/tar.h"
@@ -80,10 +81,11 @@ struct dir_meta {
 	size_t seq;
 };
 
-struct extract {
+struct lm_untar {
 	struct archive *a;
 	int root;
 	const struct lm_tar_extract_opts *opts;
+	const struct lm_untar_hooks *hooks;
 	const char *what;
 	struct lm_error *err;
 	uint64_t bytes;
@@ -94,17 +96,17 @@ struct extract {
 };
 
 /* A refusal: bad input, not a system error. */
-static int refuse(struct extract *x, const char *why)
+static int refuse(struct lm_untar *x, const char *why)
 {
 	return lm_err_plain(x->err, -EINVAL, "%s: entry '%s': %s", x->what, x->label, why);
 }
 
-static int entry_fail(struct extract *x, int r, const char *doing)
+static int entry_fail(struct lm_untar *x, int r, const char *doing)
 {
 	return lm_err(x->err, r, "%s: entry '%s': %s", x->what, x->label, doing);
 }
 
-static int read_fail(struct extract *x, const char *doing)
+static int read_fail(struct lm_untar *x, const char *doing)
 {
 	int r = lm_tar_errno(x->a, -EINVAL);
 	return lm_err_plain(x->err, r, "%s: entry '%s': %s: %s", x->what, x->label, doing,
@@ -158,7 +160,7 @@ static int path_cmp(const void *a, const void *b)
 	return strcmp(a, b);
 }
 
-static int done_add(struct extract *x, const char *path)
+static int done_add(struct lm_untar *x, const char *path)
 {
 	char *copy = strdup(path);
 	if (!copy)
@@ -209,7 +211,7 @@ static int make_parents(int root, const char *path, const char *name)
 }
 
 /* Opens the folder that will hold path; refuses a way through a symlink. */
-static int open_parent(struct extract *x, const char *path, const char **ret_name)
+static int open_parent(struct lm_untar *x, const char *path, const char **ret_name)
 {
 	int fd = lm_open_parent_beneath(x->root, path, LM_RESOLVE_NO_SYMLINKS, ret_name);
 	if (fd == -ENOENT || fd == -ELOOP || fd == -ENOTDIR) {
@@ -235,7 +237,7 @@ static int open_parent(struct extract *x, const char *path, const char **ret_nam
  * except a folder where a folder comes (returns 1: updated in place) or a
  * folder with content (refused). Never follows a symlink.
  */
-static int clear_name(struct extract *x, int pfd, const char *name, bool want_dir)
+static int clear_name(struct lm_untar *x, int pfd, const char *name, bool want_dir)
 {
 	struct stat st;
 	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -251,7 +253,7 @@ static int clear_name(struct extract *x, int pfd, const char *name, bool want_di
 
 /* The xattrs of e, pointing into e; security.capability left out when
  * owners are not kept (privileges do not come with untrusted input). */
-static int entry_xattrs(struct extract *x, struct archive_entry *e, struct lm_xattr **ret, size_t *ret_n)
+static int entry_xattrs(struct lm_untar *x, struct archive_entry *e, struct lm_xattr **ret, size_t *ret_n)
 {
 	int n = archive_entry_xattr_reset(e);
 	*ret = NULL;
@@ -270,6 +272,8 @@ static int entry_xattrs(struct extract *x, struct archive_entry *e, struct lm_xa
 			break;
 		if (!x->opts->keep_owner && !strcmp(name, "security.capability"))
 			continue;
+		if (x->opts->drop_overlay_xattrs && lm_ovl_xattr_is_private(name))
+			continue;
 		v[k++] = (struct lm_xattr){ name, value, size };
 	}
 	*ret = v;
@@ -282,8 +286,8 @@ static struct timespec entry_time(bool set, time_t sec, long nsec)
 	return set ? (struct timespec){ sec, nsec } : (struct timespec){ 0, UTIME_OMIT };
 }
 
-/* Owner, xattrs, mode and times of e onto fd (real or O_PATH). */
-static int apply_entry(struct extract *x, struct archive_entry *e, int fd)
+/* Owner, xattrs (unless !with_xattrs), mode and times of e onto fd (real or O_PATH). */
+static int apply_entry_x(struct lm_untar *x, struct archive_entry *e, int fd, bool with_xattrs)
 {
 	mode_t mode = archive_entry_mode(e);
 	/* without the tar's owners, a setuid bit would make the file the
@@ -298,8 +302,8 @@ static int apply_entry(struct extract *x, struct archive_entry *e, int fd)
 		.atime = entry_time(archive_entry_atime_is_set(e), archive_entry_atime(e), archive_entry_atime_nsec(e)),
 		.mtime = entry_time(archive_entry_mtime_is_set(e), archive_entry_mtime(e), archive_entry_mtime_nsec(e)),
 	};
-	struct lm_xattr *xv;
-	int r = entry_xattrs(x, e, &xv, &a.nxattrs);
+	struct lm_xattr *xv = NULL;
+	int r = with_xattrs ? entry_xattrs(x, e, &xv, &a.nxattrs) : 0;
 	if (r < 0)
 		return entry_fail(x, r, "cannot read xattrs");
 	a.xattrs = xv;
@@ -311,6 +315,11 @@ static int apply_entry(struct extract *x, struct archive_entry *e, int fd)
 		       lm_attrs_failure_str(&fail, why, sizeof(why)));
 	free(xv);
 	return r;
+}
+
+static int apply_entry(struct lm_untar *x, struct archive_entry *e, int fd)
+{
+	return apply_entry_x(x, e, fd, true);
 }
 
 static int write_all(int fd, const char *buf, size_t size, off_t off)
@@ -331,7 +340,7 @@ static int write_all(int fd, const char *buf, size_t size, off_t off)
 
 /* The data blocks at their offsets (holes of a sparse entry stay holes),
  * then the size, which makes the last hole. */
-static int write_data(struct extract *x, struct archive_entry *e, int fd)
+static int write_data(struct lm_untar *x, struct archive_entry *e, int fd)
 {
 	for (;;) {
 		const void *buf;
@@ -348,13 +357,23 @@ static int write_data(struct extract *x, struct archive_entry *e, int fd)
 		if (r < 0)
 			return entry_fail(x, r, "cannot write data");
 		x->bytes += size;
+		if (x->hooks && x->hooks->data && (r = x->hooks->data(x->hooks->ctx, x, buf, size, off)) < 0)
+			return r;
 	}
 	if (archive_entry_size_is_set(e) && ftruncate(fd, archive_entry_size(e)) < 0)
 		return entry_fail(x, -errno, "cannot set the size");
 	return 0;
 }
 
-static int make_file(struct extract *x, struct archive_entry *e, int pfd, const char *name)
+/* Tells the hooks a file (or a hard link to link_target) is complete. */
+static int file_hook(struct lm_untar *x, const char *path, const char *link_target, uint64_t size)
+{
+	if (!x->hooks || !x->hooks->file)
+		return 0;
+	return x->hooks->file(x->hooks->ctx, x, path, link_target, size);
+}
+
+static int make_file(struct lm_untar *x, struct archive_entry *e, const char *path, int pfd, const char *name)
 {
 	int r = clear_name(x, pfd, name, false);
 	if (r < 0)
@@ -363,11 +382,16 @@ static int make_file(struct extract *x, struct archive_entry *e, int pfd, const 
 	if (fd < 0)
 		return entry_fail(x, -errno, "cannot create");
 	r = write_data(x, e, fd);
-	return r < 0 ? r : apply_entry(x, e, fd);
+	if (r >= 0)
+		r = apply_entry(x, e, fd);
+	struct stat st;
+	if (r >= 0 && fstat(fd, &st) < 0)
+		r = entry_fail(x, -errno, "cannot stat");
+	return r < 0 ? r : file_hook(x, path, NULL, st.st_size);
 }
 
 /* Symlinks, fifos, devices: created, then their metadata through O_PATH. */
-static int make_special(struct extract *x, struct archive_entry *e, int pfd, const char *name)
+static int make_special(struct lm_untar *x, struct archive_entry *e, int pfd, const char *name)
 {
 	mode_t type = archive_entry_filetype(e);
 	const char *target = archive_entry_symlink(e);
@@ -392,7 +416,7 @@ static int make_special(struct extract *x, struct archive_entry *e, int pfd, con
 
 /* A hard link only to a non-folder this tar made before: never to
  * something that was in the target already, or outside it. */
-static int make_hardlink(struct extract *x, const char *raw_target, const char *path, int pfd, const char *name)
+static int make_hardlink(struct lm_untar *x, const char *raw_target, const char *path, int pfd, const char *name)
 {
 	_cleanup_free_ char *target = NULL;
 	const char *why = NULL;
@@ -412,7 +436,7 @@ static int make_hardlink(struct extract *x, const char *raw_target, const char *
 		return refuse(x, msg);
 	}
 	if (!strcmp(target, path))
-		return 0;
+		return file_hook(x, path, target, 0);
 	const char *tname;
 	_cleanup_close_ int tfd = lm_open_parent_beneath(x->root, target, LM_RESOLVE_NO_SYMLINKS, &tname);
 	if (tfd < 0)
@@ -422,10 +446,10 @@ static int make_hardlink(struct extract *x, const char *raw_target, const char *
 		return r;
 	if (linkat(tfd, tname, pfd, name, 0) < 0)
 		return entry_fail(x, -errno, "cannot make the hard link");
-	return 0;
+	return file_hook(x, path, target, 0);
 }
 
-static int defer_dir(struct extract *x, const char *path, struct archive_entry *e)
+static int defer_dir(struct lm_untar *x, const char *path, struct archive_entry *e)
 {
 	if (x->ndirs == x->capdirs) {
 		size_t cap = x->capdirs ? x->capdirs * 2 : 64;
@@ -448,7 +472,7 @@ static int defer_dir(struct extract *x, const char *path, struct archive_entry *
 	return 0;
 }
 
-static int make_dir(struct extract *x, struct archive_entry *e, const char *path, int pfd, const char *name)
+static int make_dir(struct lm_untar *x, struct archive_entry *e, const char *path, int pfd, const char *name)
 {
 	int r = clear_name(x, pfd, name, true);
 	if (r < 0)
@@ -459,7 +483,7 @@ static int make_dir(struct extract *x, struct archive_entry *e, const char *path
 	return defer_dir(x, path, e);
 }
 
-static int extract_entry(struct extract *x, struct archive_entry *e)
+static int extract_entry(struct lm_untar *x, struct archive_entry *e)
 {
 	const char *raw = archive_entry_pathname(e);
 	lm_err_name(raw, x->label, sizeof(x->label));
@@ -472,6 +496,8 @@ static int extract_entry(struct extract *x, struct archive_entry *e)
 	mode_t type = archive_entry_filetype(e);
 	if (!*path)
 		return (type == AE_IFDIR && !hardlink) ? defer_dir(x, path, e) : refuse(x, "names the target itself");
+	if (x->hooks && x->hooks->entry && (r = x->hooks->entry(x->hooks->ctx, x, e, path)) != 0)
+		return r < 0 ? r : 0;
 	if (!hardlink && type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK && type != AE_IFIFO &&
 	    type != AE_IFCHR && type != AE_IFBLK)
 		return refuse(x, "unsupported entry type");
@@ -484,7 +510,7 @@ static int extract_entry(struct extract *x, struct archive_entry *e)
 	else if (type == AE_IFDIR)
 		return make_dir(x, e, path, pfd, name);
 	else if (type == AE_IFREG)
-		r = make_file(x, e, pfd, name);
+		r = make_file(x, e, path, pfd, name);
 	else
 		r = make_special(x, e, pfd, name);
 	if (r < 0)
@@ -504,7 +530,7 @@ static int dir_cmp(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-static int apply_dirs(struct extract *x)
+static int apply_dirs(struct lm_untar *x)
 {
 	if (x->ndirs)
 		qsort(x->dirs, x->ndirs, sizeof(*x->dirs), dir_cmp);
@@ -527,7 +553,7 @@ static int apply_dirs(struct extract *x)
 	return 0;
 }
 
-static void extract_release(struct extract *x)
+static void extract_release(struct lm_untar *x)
 {
 	for (size_t i = 0; i < x->ndirs; i++) {
 		free(x->dirs[i].path);
@@ -537,7 +563,7 @@ static void extract_release(struct extract *x)
 	tdestroy(x->done, free);
 }
 
-static int extract_all(struct extract *x)
+static int extract_all(struct lm_untar *x)
 {
 	for (size_t n = 0;; n++) {
 		struct archive_entry *e;
@@ -558,36 +584,86 @@ static int extract_all(struct extract *x)
 	}
 }
 
-int lm_tar_extract(int fd_in, int dirfd, const struct lm_tar_extract_opts *opts, uint64_t *ret_bytes,
-		   struct lm_error *err)
+/* Opens a: with fd_in, or (fd_in < 0) with the callbacks already set on it. */
+static int untar_open(struct lm_untar *x, int fd_in)
+{
+	int ar = fd_in >= 0 ? archive_read_open_fd(x->a, fd_in, 64 * 1024) : archive_read_open1(x->a);
+	if (ar == ARCHIVE_OK)
+		return 0;
+	return lm_err_plain(x->err, lm_tar_errno(x->a, -EINVAL), "%s: input is not a tar archive: %s", x->what,
+			    lm_tar_error_string(x->a));
+}
+
+int lm_untar_run(struct archive *a, int fd_in, int dirfd, const struct lm_tar_extract_opts *opts,
+		 const struct lm_untar_hooks *hooks, uint64_t *ret_bytes, struct lm_error *err)
 {
 	static const struct lm_tar_extract_opts defaults = { 0 };
-	struct extract x = {
+	struct lm_untar x = {
+		.a = a,
 		.root = dirfd,
 		.opts = opts ? opts : &defaults,
+		.hooks = hooks,
 		.what = opts && opts->what ? opts->what : "tar",
 		.err = err,
 	};
-	struct lm_tar_locale loc;
-	int r = lm_tar_locale_enter(&loc);
-	if (r < 0)
-		return lm_err(err, r, "%s: cannot set up the tar reader", x.what);
-	_cleanup_archive_read_ struct archive *a = archive_read_new();
-	x.a = a;
-	/* every filter, among them some that run an external program (lrzip,
-	 * lzop, grzip) when libarchive lacks the library; tar formats only */
-	if (!a || archive_read_support_filter_all(a) < ARCHIVE_WARN || archive_read_support_format_tar(a) != ARCHIVE_OK)
-		r = lm_err(err, -ENOMEM, "%s: cannot set up the tar reader", x.what);
-	else if (archive_read_open_fd(a, fd_in, 64 * 1024) != ARCHIVE_OK)
-		r = lm_err_plain(err, lm_tar_errno(a, -EINVAL), "%s: input is not a tar archive: %s", x.what,
-				 lm_tar_error_string(a));
-	else
+	int r = untar_open(&x, fd_in);
+	if (r >= 0)
 		r = extract_all(&x);
+	if (r >= 0 && hooks && hooks->finish)
+		r = hooks->finish(hooks->ctx, &x);
 	if (r >= 0)
 		r = apply_dirs(&x);
 	extract_release(&x);
-	lm_tar_locale_leave(&loc);
 	if (r >= 0 && ret_bytes)
 		*ret_bytes = x.bytes;
 	return r < 0 ? r : 0;
+}
+
+int lm_untar_refuse(struct lm_untar *x, const char *why)
+{
+	return refuse(x, why);
+}
+
+int lm_untar_fail(struct lm_untar *x, int r, const char *doing)
+{
+	return entry_fail(x, r, doing);
+}
+
+int lm_untar_open_parent(struct lm_untar *x, const char *path, const char **ret_name)
+{
+	return open_parent(x, path, ret_name);
+}
+
+int lm_untar_apply_meta(struct lm_untar *x, struct archive_entry *e, int fd)
+{
+	return apply_entry_x(x, e, fd, false);
+}
+
+int lm_untar_root(const struct lm_untar *x)
+{
+	return x->root;
+}
+
+const char *lm_untar_what(const struct lm_untar *x)
+{
+	return x->what;
+}
+
+int lm_tar_extract(int fd_in, int dirfd, const struct lm_tar_extract_opts *opts, uint64_t *ret_bytes,
+		   struct lm_error *err)
+{
+	const char *what = opts && opts->what ? opts->what : "tar";
+	struct lm_tar_locale loc;
+	int r = lm_tar_locale_enter(&loc);
+	if (r < 0)
+		return lm_err(err, r, "%s: cannot set up the tar reader", what);
+	_cleanup_archive_read_ struct archive *a = archive_read_new();
+	/* every filter, among them some that run an external program (lrzip,
+	 * lzop, grzip) when libarchive lacks the library; tar formats only */
+	if (!a || archive_read_support_filter_all(a) < ARCHIVE_WARN || archive_read_support_format_tar(a) != ARCHIVE_OK)
+		r = lm_err(err, -ENOMEM, "%s: cannot set up the tar reader", what);
+	else
+		r = lm_untar_run(a, fd_in, dirfd, opts, NULL, ret_bytes, err);
+	lm_tar_locale_leave(&loc);
+	return r;
 }

@@ -22,6 +22,10 @@ struct lm_tar_extract_opts {
 			     * bits, setgid bits of files and security.capability
 			     * are dropped: no privilege comes with the tar */
 	bool allow_devices; /* create character and block devices (else refused) */
+	bool drop_overlay_xattrs; /* leave out the tar's trusted.overlay.* and
+				   * user.overlay.* xattrs: in a layer folder
+				   * they are markers, which come from .wh.
+				   * entries only */
 };
 
 /*

@@ -215,8 +215,10 @@ static int walk_folder(struct walk *w, struct lm_walk_entry *e, int fd)
 	if (e->parent >= 0)
 		e->mount_point = w->have_mnt_id && have_id ? mnt != w->root_mnt_id : st.st_dev != w->root_dev;
 	r = w->ops->visit(w->ctx, e, fd);
-	if (r >= 0 && !e->mount_point)
+	if (r == 0 && !e->mount_point)
 		r = walk_content(w, fd);
+	if (r == LM_WALK_SKIP)
+		r = 0;
 	if (r >= 0 && w->ops->leave)
 		r = w->ops->leave(w->ctx, e, fd);
 	return r;

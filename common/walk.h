@@ -23,10 +23,14 @@ struct lm_walk_entry {
 				 * its content is not walked */
 };
 
+#define LM_WALK_SKIP 1
+
 struct lm_walk_ops {
 	/* Every object, the root first, then, per folder, its entries sorted
 	 * by name (strcmp), each folder's content right after it. fd is the
-	 * folder opened O_RDONLY|O_DIRECTORY for folders, -1 otherwise. */
+	 * folder opened O_RDONLY|O_DIRECTORY for folders, -1 otherwise.
+	 * Returns 0, LM_WALK_SKIP (a folder: not its content; leave is
+	 * still called) or a negative errno. */
 	int (*visit)(void *ctx, const struct lm_walk_entry *e, int fd);
 	/* Folders once more, after their content; may be NULL. */
 	int (*leave)(void *ctx, const struct lm_walk_entry *e, int fd);

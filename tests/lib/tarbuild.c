@@ -86,7 +86,7 @@ static void set_meta(struct archive_entry *e, const struct tl_tar_entry *t)
 		if (!eq)
 			tl_fail("tar builder: entry '%s': xattr '%s' without '='", t->name, t->xattr);
 		char *name = tl_strdupf("%.*s", (int)(eq - t->xattr), t->xattr);
-		archive_entry_xattr_add_entry(e, name, eq + 1, strlen(eq + 1));
+		archive_entry_xattr_add_entry(e, name, eq + 1, t->xattr_len ? t->xattr_len : strlen(eq + 1));
 		free(name);
 	}
 }

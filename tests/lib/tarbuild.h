@@ -34,6 +34,8 @@ struct tl_tar_entry {
 	long mtime_nsec;
 	unsigned major, minor;  /* 'c', 'b' */
 	const char *xattr;      /* one xattr "NAME=VALUE", or NULL */
+	size_t xattr_len;       /* bytes of VALUE (0: strlen; binary values
+				 * such as security.capability hold NULs) */
 	off_t sparse_size;      /* 'f', pax only: >0 makes a sparse file of this
 				 * size holding data at sparse_offset, holes
 				 * elsewhere (as a GNU sparse 1.0 pax entry) */
@@ -70,5 +72,16 @@ int tl_memfd(const void *data, size_t len);
 /* The whole content of fd from offset 0, malloc'd (*ret_len bytes; a NUL
  * follows). Caller frees. */
 void *tl_fd_read_all(int fd, size_t *ret_len);
+
+/*
+ * The GNU tar oracle for layer chains (tarapply.c): applies the changeset
+ * tars at the paths tars (bottom layer first) into the folder dir, one after
+ * the other, as a runtime without a union file system does: first the
+ * deletions each tar names, which apply to the layers below only (.wh.NAME
+ * removes NAME, .wh..wh..opq empties its folder), then GNU tar extracts it
+ * (owners, modes, xattrs) without its .wh. entries. Ends the test (tl_fail)
+ * when a tool fails.
+ */
+void tl_layers_untar(const char *dir, const char *const *tars, size_t n);
 
 #endif
