@@ -84,6 +84,10 @@ static int mount_locked(struct lamina_store *store, struct mount_ctx *c, struct 
 	bool mounted = false;
 	if (c->has_row && (r = gd_is_mounted(target, &mounted, err)) < 0)
 		return r;
+	/* a mount on merged/ with no row is a crash's leftover that nobody
+	 * holds: it goes, or the new one would stack on it */
+	if (!c->has_row && !c->opts->target && (r = gd_backend_umount(target, 0, true, c->what, err)) < 0)
+		return r;
 	if (!mounted) {
 		gd_mount_release(&c->m);
 		c->m = (struct gd_mount){ .backend = c->opts->backend, .mountpoint = TAKE_PTR(target) };
