@@ -138,7 +138,8 @@ START_TEST(single_base_layer_mounts)
 	_cleanup_free_ char *path = mount_ok("lone", NULL, backends[_i]);
 	vt_write(path, "new", "n");
 	unmount_ok("lone", NULL);
-	_cleanup_free_ char *f = tl_strdupf("%s/new", diff_of("lone"));
+	_cleanup_free_ char *lone = diff_of("lone");
+	_cleanup_free_ char *f = tl_strdupf("%s/new", lone);
 	ck_assert(vt_exists(f));
 }
 END_TEST
@@ -158,7 +159,8 @@ START_TEST(read_write_layer_takes_writes)
 	ck_assert_int_eq(lstat(wb, &st), 0); /* the whiteout of mid's b */
 	ck_assert(S_ISCHR(st.st_mode) && st.st_rdev == 0);
 	/* the lower layers are untouched */
-	_cleanup_free_ char *mb = tl_strdupf("%s/b", diff_of("mid"));
+	_cleanup_free_ char *mid = diff_of("mid");
+	_cleanup_free_ char *mb = tl_strdupf("%s/b", mid);
 	ck_assert(vt_exists(mb));
 	vt_check(vt_store, false, NULL, false);
 }
