@@ -1,7 +1,7 @@
 /*
  * common/check.h: building the report of lamina_check() (<lamina/store.h>).
  * Each module's checker adds its lines; lamina_check() is in volumes/check.c
- * for now, the graph store's checker will be called from there too.
+ * and calls the graph store's checker (graphdriver/check.c) too.
  */
 #ifndef LAMINA_COMMON_CHECK_H
 #define LAMINA_COMMON_CHECK_H

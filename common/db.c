@@ -2,7 +2,7 @@
  * common/db.c: opening ROOT/lamina.db, its schema migrations, and the thin
  * layer over sqlite3 (prepare, bind, step, transactions) that maps sqlite's
  * result codes to -errno. What the tables mean belongs to their users
- * (volumes/, later graphdriver/); this file only knows their SQL.
+ * (volumes/, graphdriver/); this file only knows their SQL.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -47,6 +47,46 @@ static const char *const migrations[] = {
 	"  caller TEXT NOT NULL,"
 	"  count INTEGER NOT NULL CHECK (count > 0),"
 	"  PRIMARY KEY (volume, caller));",
+	/* 2: layers (graphdriver/), their names, users, mount and the
+	 * per-file hashes recorded when a tar was applied.
+	 * state: 'creating' while apply_diff fills the diff of a layer that
+	 * exists (its filler holds flock on layers/ID), 'ready', 'removing'
+	 * once a removal has begun (never listed; finished by the next remove
+	 * or check --repair). parent has no ON DELETE: a layer's row cannot go
+	 * while a child's row names it. */
+	"CREATE TABLE layers ("
+	"  id TEXT PRIMARY KEY NOT NULL,"
+	"  parent TEXT REFERENCES layers(id),"
+	"  state TEXT NOT NULL CHECK (state IN ('creating', 'ready', 'removing')),"
+	"  created INTEGER NOT NULL,"
+	"  read_write INTEGER NOT NULL DEFAULT 0,"
+	"  diff_id TEXT,"
+	"  compressed_digest TEXT,"
+	"  compressed_size INTEGER NOT NULL DEFAULT 0,"
+	"  uncompressed_size INTEGER NOT NULL DEFAULT 0,"
+	"  compression TEXT,"
+	"  size INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX layers_parent ON layers(parent);"
+	"CREATE TABLE layer_names ("
+	"  name TEXT PRIMARY KEY NOT NULL,"
+	"  layer TEXT NOT NULL REFERENCES layers(id) ON DELETE CASCADE);"
+	"CREATE INDEX layer_names_layer ON layer_names(layer);"
+	"CREATE TABLE layer_users ("
+	"  layer TEXT NOT NULL REFERENCES layers(id) ON DELETE CASCADE,"
+	"  caller TEXT NOT NULL,"
+	"  count INTEGER NOT NULL CHECK (count > 0),"
+	"  PRIMARY KEY (layer, caller));"
+	"CREATE TABLE layer_mounts ("
+	"  layer TEXT PRIMARY KEY NOT NULL REFERENCES layers(id) ON DELETE CASCADE,"
+	"  backend TEXT NOT NULL CHECK (backend IN ('fuse', 'kernel')),"
+	"  mountpoint TEXT NOT NULL,"
+	"  pid INTEGER);"
+	"CREATE TABLE layer_files ("
+	"  layer TEXT NOT NULL REFERENCES layers(id) ON DELETE CASCADE,"
+	"  path TEXT NOT NULL,"
+	"  xxh3 TEXT NOT NULL,"
+	"  size INTEGER NOT NULL,"
+	"  PRIMARY KEY (layer, path)) WITHOUT ROWID;",
 };
 
 /*

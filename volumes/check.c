@@ -2,8 +2,8 @@
  * volumes/check.c: lamina check for volumes: what the database says
  * against the folders and mounts, and the repair of each disagreement
  * (docs/volumes.md lists them). Also lamina_check() itself, which runs
- * every module's checker (the graph store's will join here) and the sweep
- * of tmp/.
+ * every module's checker (volumes, then the graph store's gd_check) and the
+ * sweep of tmp/.
  *
  * Everything but the removals of 'removing' rows (which take their own
  * transactions, as any remove) runs under one write lock, so the check never
@@ -26,6 +26,7 @@
 #include "common/error.h"
 #include "common/stage.h"
 #include "common/store.h"
+#include "graphdriver/graphdriver.h"
 #include "volumes/volumes.h"
 
 struct check_ctx {
@@ -201,6 +202,8 @@ int lamina_check(struct lamina_store *store, bool repair, struct lamina_check_re
 {
 	memset(ret, 0, sizeof(*ret));
 	int r = vol_check(store, repair, ret, err);
+	if (r >= 0)
+		r = gd_check(store, repair, ret, err);
 	if (r >= 0)
 		r = lm_stage_sweep(store, repair, ret, err);
 	if (r < 0)

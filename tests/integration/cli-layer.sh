@@ -50,19 +50,29 @@ id2=$(lam layer import --parent "$id1" --name top "$top/l2.tar.gz") || fail "imp
 [ "$(ls -l "$root/layers/$id2/diff/etc/old" 2>/dev/null | cut -c1)" = c ] && ok "whiteout in the overlay form" ||
 	fail "no 0/0 whiteout for etc/old"
 
-# The chain, mounted both ways: the same tree, with the whiteouts applied.
+# The chain, mounted both ways (one after the other: a layer is mounted by one
+# backend at a time): the same tree, with the whiteouts applied.
+snapshot() {
+	(cd "$1" && find . -printf '%p %y %m %U %G %s %l\n' | sort && find . -type f -exec md5sum {} + | sort)
+}
+check_view() {
+	[ "$(cat "$1/etc/motd")" = changed ] && [ ! -e "$1/etc/old" ] && [ ! -e "$1/opq/hidden" ] &&
+		[ "$(cat "$1/opq/kept")" = upper ] && [ "$(readlink "$1/bin/link")" = sh ] &&
+		[ "$(stat -c %i "$1/bin/sh")" = "$(stat -c %i "$1/bin/ash")" ] && ok "merged view ($2)" ||
+		fail "merged view ($2)"
+}
 mkdir -p "$top/mk"
 mf=$(lam layer mount top) || fail "mount (fuse)"
-mk=$(lam layer mount --backend kernel --id k top "$top/mk" 2>&1) && ok "mount --backend kernel" ||
-	fail "kernel mount: $mk"
-for m in "$mf" "$top/mk"; do
-	[ "$(cat "$m/etc/motd")" = changed ] && [ ! -e "$m/etc/old" ] && [ ! -e "$m/opq/hidden" ] &&
-		[ "$(cat "$m/opq/kept")" = upper ] && [ "$(readlink "$m/bin/link")" = sh ] &&
-		[ "$(stat -c %i "$m/bin/sh")" = "$(stat -c %i "$m/bin/ash")" ] && ok "merged view at $m" ||
-		fail "merged view at $m"
-done
-diff -r "$mf" "$top/mk" >/dev/null && ok "fuse and kernel mounts agree" || fail "fuse and kernel differ"
+check_view "$mf" fuse
+snapshot "$mf" > "$top/fuse.tree"
+err=$(lam layer mount --backend kernel --id k top "$top/mk" 2>&1) && fail "a second backend was allowed" ||
+	ok "a second backend at once refused: $err"
 lam layer unmount top || fail "unmount fuse"
+mk=$(lam layer mount --backend kernel --id k top "$top/mk") && [ "$mk" = "$top/mk" ] &&
+	ok "mount --backend kernel at DIR" || fail "kernel mount: $mk"
+check_view "$top/mk" kernel
+snapshot "$top/mk" | cmp -s - "$top/fuse.tree" && ok "fuse and kernel mounts show the same tree" ||
+	fail "fuse and kernel differ: $(snapshot "$top/mk" | diff - "$top/fuse.tree" | head -5)"
 lam layer unmount --id k top || fail "unmount kernel"
 mountpoint -q "$top/mk" && fail "kernel mount left" || ok "unmounted at the last use"
 
