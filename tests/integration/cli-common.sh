@@ -1,6 +1,15 @@
 # tests/integration/cli-common.sh: sourced by the cli-*.sh tests: a scratch
 # folder $top that is unmounted and removed at exit, ok/fail reporting, and
-# finish (the summary line and the exit status).
+# finish (the summary line and the exit status). A script that sets
+# CLI_NEEDS (words: root, fuse, jq) before sourcing is skipped (77) with the
+# reason when the machine lacks one.
+for need in ${CLI_NEEDS:-}; do
+	case $need in
+	root) [ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; } ;;
+	fuse) [ -c /dev/fuse ] || { echo "SKIP: needs /dev/fuse"; exit 77; } ;;
+	*) command -v "$need" >/dev/null || { echo "SKIP: needs $need"; exit 77; } ;;
+	esac
+done
 top=$(mktemp -d "${TMPDIR:-/tmp}/lamina-cli-XXXXXX")
 fails=0
 cleanup() {

@@ -7,14 +7,7 @@
 # tar refused without a trace, and check clean at the end.
 set -u
 prog=${LAMINA:?LAMINA names the lamina program to test}
-if [ "$(id -u)" != 0 ] || [ ! -c /dev/fuse ]; then
-	echo "SKIP: needs root and /dev/fuse (layers mount)"
-	exit 77
-fi
-if ! command -v jq >/dev/null; then
-	echo "SKIP: needs jq to read the JSON output"
-	exit 77
-fi
+CLI_NEEDS="root fuse jq" # layers mount; the JSON output is read with jq
 . "${LAMINA_SRCDIR:?LAMINA_SRCDIR names the source tree}/tests/integration/cli-common.sh"
 root=$top/root
 lam() { "$prog" --root "$root" "$@"; }

@@ -6,14 +6,7 @@
 # import and clone, and check --repair after damage done behind lamina's back.
 set -u
 prog=${LAMINA:?LAMINA names the lamina program to test}
-if [ "$(id -u)" != 0 ]; then
-	echo "SKIP: needs root (tmpfs and bind volumes mount)"
-	exit 77
-fi
-if ! command -v jq >/dev/null; then
-	echo "SKIP: needs jq to read the JSON output"
-	exit 77
-fi
+CLI_NEEDS="root jq" # tmpfs and bind volumes mount; the JSON output is read with jq
 . "${LAMINA_SRCDIR:?LAMINA_SRCDIR names the source tree}/tests/integration/cli-common.sh"
 root=$top/root
 lam() { "$prog" --root "$root" "$@"; }
