@@ -14,6 +14,7 @@ top=$(mktemp -d "${TMPDIR:-/tmp}/lamina-cli-XXXXXX")
 fails=0
 cleanup() {
 	grep -o " $top/[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m"; done
+	losetup -a 2>/dev/null | grep "($top/" | cut -d: -f1 | while read -r d; do losetup -d "$d"; done
 	rm -rf "$top"
 }
 trap cleanup EXIT

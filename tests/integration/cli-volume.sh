@@ -98,6 +98,25 @@ lam volume rm -f bv >/dev/null && ok "rm -f of a used volume" || fail "rm -f bv"
 is_mounted "$bpath" && fail "rm -f left the bind mounted" || ok "rm -f unmounted"
 [ "$(cat "$top/host/h")" = from-host ] && ok "rm of a bind volume keeps the host data" || fail "host data lost"
 
+# --- any other kernel file system, as Docker's local driver: ext4 on a loop
+# device (skipped where loop devices or mkfs.ext4 are missing)
+if command -v mkfs.ext4 >/dev/null && truncate -s 32M "$top/ext4.img" && mkfs.ext4 -q "$top/ext4.img" &&
+	loopdev=$(losetup -f --show "$top/ext4.img" 2>/dev/null); then
+	lam volume create -o type=ext4 -o device="$loopdev" -o o=noatime ev >/dev/null || fail "create ext4 volume"
+	epath=$(lam volume mount ev) || fail "mount ev"
+	awk -v p="$epath" -v d="$loopdev" '$5 == p && $(NF-2) == "ext4" && $(NF-1) == d && $6 ~ /noatime/ { f = 1 }
+		END { exit !f }' /proc/self/mountinfo && ok "ext4 volume on $loopdev mounted with noatime" ||
+		fail "ext4 volume: $(grep " $epath " /proc/self/mountinfo)"
+	echo kept > "$epath/f"
+	lam volume unmount ev && ! is_mounted "$epath" && ok "ext4 volume unmounted" || fail "unmount ev"
+	lam volume mount ev >/dev/null && [ "$(cat "$epath/f")" = kept ] && ok "ext4 data kept across mounts" ||
+		fail "ext4 data"
+	lam volume rm -f ev >/dev/null || fail "rm ev"
+	losetup -d "$loopdev"
+else
+	echo "skipped: no loop device or mkfs.ext4 for the ext4 volume"
+fi
+
 # --- export, import, clone
 mkdir -p "$root/volumes/v1/_data/d"
 echo one > "$root/volumes/v1/_data/d/f"
