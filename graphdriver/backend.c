@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -46,10 +47,23 @@ static const char *const kernel_pinned[][2] = { { "redirect_dir", "off" }, { "in
 /* How long an unmount waits for a lamina-fuse daemon to exit. */
 #define GD_DAEMON_EXIT_MS 10000
 
-const char *gd_fuse_program(void)
+void gd_fuse_program(char *buf, size_t size)
 {
 	const char *env = getenv("LAMINA_FUSE");
-	return env && *env ? env : LAMINA_BINDIR "/lamina-fuse";
+	if (env && *env) {
+		snprintf(buf, size, "%s", env);
+		return;
+	}
+	/* The one next to the running program: a build tree's, or the installed
+	 * one when lamina itself is installed; never the caller's PATH. */
+	ssize_t n = readlink("/proc/self/exe", buf, size);
+	char *slash = n > 0 && (size_t)n < size ? memrchr(buf, '/', (size_t)n) : NULL;
+	if (slash && (size_t)(slash + 1 - buf) + sizeof("lamina-fuse") <= size) {
+		memcpy(slash + 1, "lamina-fuse", sizeof("lamina-fuse"));
+		if (access(buf, X_OK) == 0)
+			return;
+	}
+	snprintf(buf, size, "%s", LAMINA_BINDIR "/lamina-fuse");
 }
 
 void gd_union_release(struct gd_union *u)
@@ -212,7 +226,9 @@ static int fuse_mount(const struct gd_union *u, const char *target, pid_t *ret_p
 	int r = option_string(u, &opts);
 	if (r < 0)
 		return lm_err(err, r, "%s: cannot give its folders to lamina-fuse (a ',' in a path?)", what);
-	char *argv[] = { (char *)gd_fuse_program(), "-o", opts, (char *)target, NULL };
+	char program[PATH_MAX];
+	gd_fuse_program(program, sizeof(program));
+	char *argv[] = { program, "-o", opts, (char *)target, NULL };
 	char out[400];
 	int status = run_program(argv, out, sizeof(out));
 	if (status < 0)

@@ -150,8 +150,9 @@ int gd_backend_mount(enum lamina_layer_backend backend, const struct gd_union *u
 int gd_backend_umount(const char *target, pid_t pid, bool detach, const char *what, struct lm_error *err);
 /* Whether target (canonical) is a mount point now. */
 int gd_is_mounted(const char *target, bool *ret, struct lm_error *err);
-/* The lamina-fuse program: $LAMINA_FUSE, else the installed one. */
-const char *gd_fuse_program(void);
+/* The lamina-fuse program, into buf: $LAMINA_FUSE, else the one next to
+ * the running program, else the one installed in LAMINA_BINDIR. */
+void gd_fuse_program(char *buf, size_t size);
 
 /* ------------------------------------------------------------ mount.c */
 

@@ -4,6 +4,7 @@
  * WorkDir, MergedDir, plus DiffDir and the digests).
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +108,8 @@ int lamina_layer_status(struct lamina_store *store, struct lamina_kv **ret, size
 		mounted += all[i]->mountpoint != NULL;
 	lamina_layer_list_free(all, n);
 	struct kvs k = { 0 };
+	char program[PATH_MAX];
+	gd_fuse_program(program, sizeof(program));
 	kvs_add(&k, "Root Dir", "%s", store->root);
 	kvs_add(&k, "Backing Filesystem", "%s", fs_name((long)sf.f_type));
 	kvs_add(&k, "Supports d_type", "true");
@@ -114,7 +117,7 @@ int lamina_layer_status(struct lamina_store *store, struct lamina_kv **ret, size
 	kvs_add(&k, "Mounted", "%zu", mounted);
 	kvs_add(&k, "Being Removed", "%zu", count_rows(store, GD_REMOVING));
 	kvs_add(&k, "Whiteouts", "%s", geteuid() == 0 ? "overlay (0/0 devices)" : ".wh. files");
-	kvs_add(&k, "Mount Program", "%s", gd_fuse_program());
+	kvs_add(&k, "Mount Program", "%s", program);
 	return kvs_done(&k, ret, ret_n, "layer store", err);
 }
 

@@ -117,7 +117,7 @@ int lamina_layer_list(struct lamina_store *store, struct lamina_layer ***ret, si
 int lamina_layer_remove(struct lamina_store *store, const char *id_or_name, struct lm_error *err);
 
 enum lamina_layer_backend {
-	LAMINA_BACKEND_FUSE,   /* lamina-fuse: $LAMINA_FUSE, else the installed one */
+	LAMINA_BACKEND_FUSE,   /* lamina-fuse: $LAMINA_FUSE, else the one next to the program, else the installed one */
 	LAMINA_BACKEND_KERNEL, /* mount -t overlay */
 };
 
