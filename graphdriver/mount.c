@@ -71,6 +71,23 @@ static int target_of(struct lamina_store *store, struct mount_ctx *c, char **ret
 	return 0;
 }
 
+/* -EBUSY when a layer of the chain is being filled from a tar (apply_diff
+ * exchanges its diff/ under the mount otherwise), or was, and a crash cut
+ * it short (lamina check --repair empties it again). */
+static int chain_ready(struct lamina_store *store, const struct mount_ctx *c, struct lm_error *err)
+{
+	char **chain = NULL;
+	size_t n = 0;
+	int r = gd_row_chain(store, c->layer->id, &chain, &n, err);
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		enum gd_state state;
+		if ((r = gd_row_state(store, chain[i], &state, err)) >= 0 && state == GD_CREATING)
+			r = lm_err_plain(err, -EBUSY, "%s: layer '%s' is being filled from a tar", c->what, chain[i]);
+	}
+	gd_strv_free(chain, n);
+	return r < 0 ? r : 0;
+}
+
 /* In the transaction: mount unless mounted as asked, then count the caller. */
 static int mount_locked(struct lamina_store *store, struct mount_ctx *c, struct lm_error *err)
 {
@@ -87,6 +104,8 @@ static int mount_locked(struct lamina_store *store, struct mount_ctx *c, struct 
 	/* a mount on merged/ with no row is a crash's leftover that nobody
 	 * holds: it goes, or the new one would stack on it */
 	if (!c->has_row && !c->opts->target && (r = gd_backend_umount(target, 0, true, c->what, err)) < 0)
+		return r;
+	if (!mounted && (r = chain_ready(store, c, err)) < 0)
 		return r;
 	if (!mounted) {
 		gd_mount_release(&c->m);

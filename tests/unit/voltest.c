@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "tests/lib/tarbuild.h"
 #include "tests/lib/testlib.h"
 #include "tests/unit/voltest.h"
 
@@ -246,11 +247,24 @@ size_t vt_check(struct lamina_store *s, bool repair, const char *want, bool fixe
 size_t vt_tmp_entries(void)
 {
 	_cleanup_free_ char *tmp = tl_strdupf("%s/tmp", vt_root());
-	_cleanup_closedir_ DIR *d = opendir(tmp);
-	ck_assert_ptr_nonnull(d);
+	return vt_entries(tmp);
+}
+
+size_t vt_entries(const char *dir)
+{
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	ck_assert_msg(d, "opendir '%s': %m", dir);
 	size_t n = 0;
 	struct dirent *de;
 	while ((de = readdir(d)))
 		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
 	return n;
+}
+
+char *vt_read(const char *path)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ck_assert_msg(fd >= 0, "open '%s': %m", path);
+	size_t len;
+	return tl_fd_read_all(fd, &len);
 }

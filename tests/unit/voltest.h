@@ -83,7 +83,12 @@ void vt_assert_killed(int status, const char *crashpoint);
  * number of problems. */
 size_t vt_check(struct lamina_store *s, bool repair, const char *want, bool fixed);
 
-/* The number of names in ROOT/tmp. */
+/* The number of names in ROOT/tmp; in the folder dir. */
 size_t vt_tmp_entries(void);
+size_t vt_entries(const char *dir);
+
+/* The content of the file at path (NUL-terminated), ending the test on
+ * failure. Caller frees. */
+char *vt_read(const char *path);
 
 #endif
