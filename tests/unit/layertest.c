@@ -14,6 +14,60 @@
 #include "tests/lib/testlib.h"
 #include "tests/unit/layertest.h"
 
+static const struct tl_tar_entry t1[] = {
+	{ .type = 'd', .name = "etc", .perm = 0755 },
+	{ .type = 'f', .name = "etc/passwd", .data = "root:x:0:0\n" },
+	{ .type = 'f', .name = "etc/hosts", .data = "127.0.0.1 localhost\n" },
+	{ .type = 'd', .name = "usr" },
+	{ .type = 'd', .name = "usr/bin" },
+	{ .type = 'f', .name = "usr/bin/sh", .data = "#!sh", .perm = 0755, .xattr = "user.k=v" },
+	{ .type = 'h', .name = "usr/bin/dash", .data = "usr/bin/sh" },
+	{ .type = 'l', .name = "usr/bin/ash", .data = "sh" },
+	{ .type = 'd', .name = "opt" },
+	{ .type = 'd', .name = "opt/dir" },
+	{ .type = 'f', .name = "opt/dir/a", .data = "a1" },
+	{ .type = 'f', .name = "opt/dir/b", .data = "b1" },
+	{ .type = 'd', .name = "opt/dir/sub" },
+	{ .type = 'f', .name = "opt/dir/sub/c", .data = "c1" },
+	{ .type = 'd', .name = "var" },
+	{ .type = 'd', .name = "var/log" },
+	{ .type = 'f', .name = "var/log/x", .data = "x1" },
+	{ .type = 'p', .name = "var/fifo" },
+	{ .type = 'f', .name = "sparse", .data = "mid", .sparse_size = 2 << 20, .sparse_offset = 1 << 20 },
+	{ 0 }
+};
+
+static const struct tl_tar_entry t2[] = {
+	{ .type = 'f', .name = "etc/.wh.hosts" },
+	{ .type = 'f', .name = "etc/passwd", .data = "root:x:0:0\nuser:x:1000:1000\n", .perm = 0600,
+	  .xattr = "trusted.x=t" },
+	{ .type = 'd', .name = "opt/dir", .perm = 0750, .uid = 12, .gid = 34 },
+	{ .type = 'f', .name = "opt/dir/d", .data = "d2" },
+	{ .type = 'f', .name = "opt/dir/.wh..wh..opq" },
+	{ .type = 'd', .name = "new" },
+	{ .type = 'f', .name = "new/file", .data = "n2", .xattr = "trusted.x=t" },
+	{ .type = 'h', .name = "new/link", .data = "new/file" },
+	{ .type = 'f', .name = "usr/bin/.wh.ash" },
+	{ 0 }
+};
+
+/* A layer lists the parents of its entries, as image builders write them:
+ * the merged view shows the top layer's folder. */
+static const struct tl_tar_entry t3[] = {
+	{ .type = 'd', .name = "etc" },
+	{ .type = 'd', .name = "opt" },
+	{ .type = 'd', .name = "opt/dir", .perm = 0750, .uid = 12, .gid = 34 },
+	{ .type = 'f', .name = "var/.wh.log" },
+	{ .type = 'f', .name = "opt/dir/e", .data = "e3" },
+	{ .type = 'f', .name = ".wh.new" },
+	{ .type = 'd', .name = "new" },
+	{ .type = 'f', .name = "new/other", .data = "o3" },
+	{ .type = 'f', .name = "etc/hosts", .data = "back\n" },
+	{ .type = 'c', .name = "etc/null", .major = 1, .minor = 3 },
+	{ 0 }
+};
+
+const struct tl_tar_entry *const lt_chain[LT_CHAIN_N] = { t1, t2, t3 };
 char *lt_dir(const char *name)
 {
 	tl_mkdir(tl_scratch, name, 0755);

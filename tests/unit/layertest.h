@@ -13,6 +13,12 @@
 #include "graphdriver/layerfs.h"
 #include "tests/lib/tarbuild.h"
 
+/* Three changeset tars, bottom first: every entry type, whiteouts and
+ * opaque folders in the OCI form, hard links, xattrs, a sparse file, a
+ * folder deleted and made again, a device (root only). */
+#define LT_CHAIN_N 3
+extern const struct tl_tar_entry *const lt_chain[LT_CHAIN_N];
+
 /* Makes tl_scratch/name (0755) and returns its path (caller frees). */
 char *lt_dir(const char *name);
 
