@@ -360,6 +360,18 @@ static int set_epoch(const char *path, const struct stat *st, int type, struct F
 	return 0;
 }
 
+/* Writes the new files back before a union looks at them: while ext4
+ * writes back delayed allocations, st_blocks can briefly read 0, and a FUSE
+ * daemon caching that stat would see a small file as sparse where the
+ * kernel's run did not (seen once in test-union-files, "sparse" differing). */
+static void sync_branch(const char *root)
+{
+	_cleanup_close_ int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || syncfs(fd) < 0)
+		tl_fail("branch '%s': sync: %m", root);
+}
+
 void tl_branch_build(const char *root, const char *const *spec)
 {
 	tl_branch_build_flags(root, spec, 0);
@@ -383,4 +395,5 @@ void tl_branch_build_flags(const char *root, const char *const *spec, unsigned f
 		if (!strcmp(l.keyword, "mtime"))
 			tl_mtime(root, l.path, (time_t)num(&l, 0, 10));
 	}
+	sync_branch(root);
 }
