@@ -152,3 +152,21 @@ int lm_rm_rf_at(int dirfd, const char *name)
 		return -errno;
 	return 0;
 }
+
+int lm_dir_has_entries(int dirfd, const char *except, bool *ret)
+{
+	int fd = dup(dirfd);
+	_cleanup_closedir_ DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		int r = -errno;
+		lm_close(fd);
+		return r;
+	}
+	struct dirent *de;
+	*ret = false;
+	while (!*ret && (errno = 0, de = readdir(d))) {
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && (!except || strcmp(de->d_name, except)))
+			*ret = true;
+	}
+	return !*ret && errno ? -errno : 0;
+}

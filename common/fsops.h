@@ -4,6 +4,7 @@
 #ifndef LAMINA_COMMON_FSOPS_H
 #define LAMINA_COMMON_FSOPS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -25,5 +26,10 @@ int lm_rm_rf_at(int dirfd, const char *name);
 
 /* Removes every entry of the directory dirfd (not the directory itself). */
 int lm_empty_dir(int dirfd);
+
+/* Whether the directory dirfd (opened for reading, not O_PATH) has an entry
+ * besides "." and ".." and except (may be NULL), into *ret. Reads through a
+ * duplicate of dirfd, which shares its directory offset. */
+int lm_dir_has_entries(int dirfd, const char *except, bool *ret);
 
 #endif

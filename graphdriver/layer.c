@@ -27,6 +27,7 @@
 #include "common/crashpoint.h"
 #include "common/db.h"
 #include "common/error.h"
+#include "common/fsops.h"
 #include "common/store.h"
 #include "graphdriver/graphdriver.h"
 
@@ -61,19 +62,9 @@ int gd_stage_skeleton(struct lm_stage *st, bool with_diff, const char *id, struc
 
 int gd_dir_empty(int dirfd)
 {
-	int fd = dup(dirfd);
-	_cleanup_closedir_ DIR *d = fd < 0 ? NULL : fdopendir(fd);
-	if (!d) {
-		int r = -errno;
-		lm_close(fd);
-		return r;
-	}
-	struct dirent *de;
-	while ((errno = 0, de = readdir(d))) {
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			return 0;
-	}
-	return errno ? -errno : 1;
+	bool full;
+	int r = lm_dir_has_entries(dirfd, NULL, &full);
+	return r < 0 ? r : !full;
 }
 
 int gd_open_dir(struct lamina_store *store, const char *id, const char *sub, struct lm_error *err)

@@ -33,6 +33,7 @@
 #include "common/crashpoint.h"
 #include "common/db.h"
 #include "common/error.h"
+#include "common/fsops.h"
 #include "common/random.h"
 #include "common/rmtree.h"
 #include "common/store.h"
@@ -186,7 +187,7 @@ struct import {
 static int refuse_unless_empty(struct import *im, int data, const char *except, struct lm_error *err)
 {
 	bool full = false;
-	int r = vol_dir_has_entries(data, except, &full);
+	int r = lm_dir_has_entries(data, except, &full);
 	if (r < 0)
 		return lm_err(err, r, "%s: cannot read its data folder", im->what);
 	if (full)

@@ -26,6 +26,7 @@
 #include "common/crashpoint.h"
 #include "common/db.h"
 #include "common/error.h"
+#include "common/fsops.h"
 #include "common/store.h"
 #include "volumes/volumes.h"
 
@@ -39,24 +40,6 @@ int vol_creating_check(struct lamina_store *store, const char *name, struct lm_e
 		return lm_err_plain(err, -EBUSY, "volume '%s': being created by another process", name);
 	lm_close(fd);
 	return 0;
-}
-
-int vol_dir_has_entries(int dirfd, const char *except, bool *ret)
-{
-	int fd = dup(dirfd);
-	_cleanup_closedir_ DIR *d = fd < 0 ? NULL : fdopendir(fd);
-	if (!d) {
-		int r = -errno;
-		lm_close(fd);
-		return r;
-	}
-	struct dirent *de;
-	*ret = false;
-	while ((errno = 0, de = readdir(d))) {
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && (!except || strcmp(de->d_name, except)))
-			*ret = true;
-	}
-	return errno ? -errno : 0;
 }
 
 /* Opens a folder below dirfd: the fd, -ENOTDIR for anything else (a
@@ -76,7 +59,7 @@ int vol_folder_holds_data(struct lamina_store *store, const char *name, bool *re
 	_cleanup_close_ int fd = open_folder(store->root_fd, rel);
 	if (fd < 0)
 		return fd == -ENOTDIR ? 0 : fd;
-	int r = vol_dir_has_entries(fd, "_data", ret);
+	int r = lm_dir_has_entries(fd, "_data", ret);
 	if (r < 0 || *ret)
 		return r;
 	_cleanup_close_ int data = open_folder(fd, "_data");
@@ -85,7 +68,7 @@ int vol_folder_holds_data(struct lamina_store *store, const char *name, bool *re
 	*ret = true;
 	if (data < 0)
 		return data == -ENOTDIR ? 0 : data;
-	return vol_dir_has_entries(data, NULL, ret);
+	return lm_dir_has_entries(data, NULL, ret);
 }
 
 /* The ready volume of that name is the answer when its options are ours. */

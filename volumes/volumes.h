@@ -151,8 +151,6 @@ struct vol_new {
 int vol_create_locked(struct lamina_store *store, const struct vol_new *nv, struct lamina_volume **ret_existing,
 		      struct lm_stage *lock, struct lm_stage *garbage, struct lm_error *err);
 
-/* Whether the folder dirfd has an entry other than except (may be NULL). */
-int vol_dir_has_entries(int dirfd, const char *except, bool *ret);
 
 /* Whether volumes/NAME holds anything besides an empty _data folder
  * (anything that is not a folder counts as data). -ENOENT when absent. */
