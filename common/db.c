@@ -87,6 +87,30 @@ static const char *const migrations[] = {
 	"  xxh3 TEXT NOT NULL,"
 	"  size INTEGER NOT NULL,"
 	"  PRIMARY KEY (layer, path)) WITHOUT ROWID;",
+	/* 3: images (images/): an image is its config (id: the config
+	 * digest's hex), its names ("NAME:TAG", unique) and its layers, base
+	 * first (idx 0), each a graph-store layer whose ID is its ChainID's
+	 * hex. image_layers.layer has no foreign key: a layer's row is deleted
+	 * last in its removal, after its files (images/images.h). */
+	"CREATE TABLE images ("
+	"  id TEXT PRIMARY KEY NOT NULL,"
+	"  config TEXT NOT NULL,"
+	"  manifest_digest TEXT,"
+	"  created INTEGER NOT NULL);"
+	"CREATE TABLE image_names ("
+	"  name TEXT PRIMARY KEY NOT NULL,"
+	"  image TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE);"
+	"CREATE INDEX image_names_image ON image_names(image);"
+	"CREATE TABLE image_layers ("
+	"  image TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,"
+	"  idx INTEGER NOT NULL,"
+	"  layer TEXT NOT NULL,"
+	"  diff_id TEXT NOT NULL,"
+	"  digest TEXT NOT NULL,"
+	"  media_type TEXT,"
+	"  blob_size INTEGER NOT NULL,"
+	"  PRIMARY KEY (image, idx));"
+	"CREATE INDEX image_layers_layer ON image_layers(layer);",
 };
 
 /*

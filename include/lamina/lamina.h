@@ -9,6 +9,7 @@
 #include <lamina/union.h>
 #include <lamina/volume.h>
 #include <lamina/layer.h>
+#include <lamina/image.h>
 
 #ifdef __cplusplus
 extern "C" {

@@ -25,6 +25,8 @@ static const char usage_text[] =
 	"                 export, import, clone)\n"
 	"  layer          manage layers (import, create, ls, inspect, rm, mount, unmount,\n"
 	"                 changes, export, diff-size, verify)\n"
+	"  image          manage images (import, ls, inspect, tag, rm, mount, unmount,\n"
+	"                 export)\n"
 	"  check          compare the database with the folders and mounts; --repair fixes\n"
 	"\n"
 	"Run 'lamina COMMAND --help' for more about a command.\n";
@@ -32,6 +34,7 @@ static const char usage_text[] =
 static const struct cli_command groups[] = {
 	{ "volume", NULL, cli_volume, "manage volumes" },
 	{ "layer", NULL, cli_layer, "manage image and container layers" },
+	{ "image", NULL, cli_image, "import, mount and export images" },
 	{ "check", NULL, cli_check, "check and repair the store" },
 };
 

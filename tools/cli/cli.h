@@ -44,6 +44,7 @@ int cli_dispatch(struct cli_ctx *ctx, const char *group, const struct cli_comman
 /* The commands of each group (cmd-*.c). */
 int cli_volume(struct cli_ctx *ctx, int argc, char *argv[]);
 int cli_layer(struct cli_ctx *ctx, int argc, char *argv[]);
+int cli_image(struct cli_ctx *ctx, int argc, char *argv[]);
 int cli_check(struct cli_ctx *ctx, int argc, char *argv[]);
 
 /* The store, opened at the first call; NULL after printing why. */
@@ -85,6 +86,22 @@ int cli_export(struct cli_ctx *ctx, int argc, char *argv[], const char *usage, c
 /* An fd to read a tar from: FILE, or standard input for "-" (refused on a
  * terminal). On failure, after printing why, minus the exit status. */
 int cli_open_input(const struct cli_ctx *ctx, const char *file);
+
+/* mount.c: the mount and unmount commands of layers and images. */
+struct cli_mount_args {
+	struct lamina_layer_mount_opts o;
+	bool rw; /* a container layer on top, mounted writable */
+};
+/* Parses [--rw] [--backend B] [--id CALLER] WHAT [DIR]: WHAT is argv[optind].
+ * 0, or CLI_OPT_HELP/CLI_OPT_ERROR. */
+int cli_mount_parse(struct cli_ctx *ctx, int argc, char *argv[], const char *usage, const char *what,
+		    struct cli_mount_args *a);
+/* Mounts layer (with --rw, a new container layer on top of it, its ID on
+ * stderr) and prints the mount point. Returns the exit status. */
+int cli_mount_layer(struct cli_ctx *ctx, const char *layer, const struct cli_mount_args *a);
+/* Parses [--id CALLER] WHAT: WHAT is argv[optind]. */
+int cli_unmount_parse(struct cli_ctx *ctx, int argc, char *argv[], const char *usage, const char *what,
+		      const char **ret_caller);
 
 /* Output. */
 struct cli_table; /* an aligned text table, printed when ended */
