@@ -63,11 +63,11 @@ static int verify(const struct img_plan *p, size_t i, const struct lamina_layer 
 	const char *blob = l->compressed_digest ? l->compressed_digest : l->diff_id;
 	uint64_t size = l->compressed_digest ? l->compressed_size : l->uncompressed_size;
 
+	if (d->digest && strcmp(blob, d->digest) != 0)
+		return lm_err_plain(err, -EBADMSG, "content does not match its digest (sha256 %s)", blob + 7);
 	if (!l->diff_id || strcmp(l->diff_id, p->diff_ids[i]) != 0)
 		return lm_err_plain(err, -EBADMSG, "DiffID %s does not match the config's %s",
 				    l->diff_id ? l->diff_id : "(none)", p->diff_ids[i]);
-	if (d->digest && strcmp(blob, d->digest) != 0)
-		return lm_err_plain(err, -EBADMSG, "content does not match its digest (sha256 %s)", blob + 7);
 	if (d->size >= 0 && size != (uint64_t)d->size)
 		return lm_err_plain(err, -EBADMSG, "%" PRIu64 " bytes, the manifest says %" PRId64, size, d->size);
 	snprintf(info->digest, sizeof(info->digest), "%s", blob);
