@@ -67,6 +67,7 @@ static int read_blob(struct parse *p, const char *what, const char *digest, json
 	img_sha256(*ret, *ret_len, got);
 	if (strcmp(got, digest) != 0 || (size >= 0 && (size_t)size != *ret_len)) {
 		free(*ret);
+		*ret = NULL;
 		return lm_err_plain(err, -EBADMSG, "%s %s: content does not match its digest (sha256 %s, %zu bytes)",
 				    what, digest, got, *ret_len);
 	}
