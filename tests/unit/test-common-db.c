@@ -65,7 +65,7 @@ START_TEST(fresh_database_settings_and_schema)
 	assert_query(db,
 		     "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master WHERE type = 'table' "
 		     "ORDER BY name)",
-		     "layer_files,layer_mounts,layer_names,layer_users,layers,"
+		     "image_layers,image_names,images,layer_files,layer_mounts,layer_names,layer_users,layers,"
 		     "volume_labels,volume_options,volume_users,volumes");
 	lm_db_close(db);
 }
