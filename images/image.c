@@ -76,8 +76,7 @@ int lamina_image_inspect(struct lamina_store *store, const char *ref, struct lam
 			 struct lm_error *err)
 {
 	_cleanup_free_ char *id = NULL;
-	bool by_name;
-	int r = img_resolve(store, ref, &id, &by_name, err);
+	int r = img_resolve(store, ref, &id, NULL, err);
 	if (r < 0 || !ret)
 		return r;
 	return img_row_load(store, id, ret, err);
@@ -119,10 +118,9 @@ int lamina_image_list(struct lamina_store *store, struct lamina_image ***ret, si
 int lamina_image_tag(struct lamina_store *store, const char *ref, const char *new_name, struct lm_error *err)
 {
 	_cleanup_free_ char *id = NULL, *norm = NULL;
-	bool by_name;
 	int r = lamina_image_name_normalize(new_name, &norm, err);
 	if (r >= 0)
-		r = img_resolve(store, ref, &id, &by_name, err);
+		r = img_resolve(store, ref, &id, NULL, err);
 	if (r >= 0 && (r = lm_db_begin(store->db, err)) >= 0) {
 		r = img_name_set(store, id, norm, err);
 		if (r >= 0)
@@ -132,16 +130,14 @@ int lamina_image_tag(struct lamina_store *store, const char *ref, const char *ne
 	return r;
 }
 
-/* In the transaction: drops the name, or the whole image (*ret_gone). */
-static int drop_rows(struct lamina_store *store, const struct lamina_image *im, const char *ref, bool by_name,
+/* In the transaction: drops the name (when ref was one of several), or
+ * the whole image (*ret_gone). */
+static int drop_rows(struct lamina_store *store, const struct lamina_image *im, const char *ref, const char *name,
 		     bool *ret_gone, struct lm_error *err)
 {
-	_cleanup_free_ char *norm = NULL;
-	*ret_gone = !by_name || im->n_names <= 1;
-	if (!*ret_gone) {
-		int r = lamina_image_name_normalize(ref, &norm, err);
-		return r < 0 ? r : lm_db_run(store->db, err, "DELETE FROM image_names WHERE name = ?", "s", norm);
-	}
+	*ret_gone = !name || im->n_names <= 1;
+	if (!*ret_gone)
+		return lm_db_run(store->db, err, "DELETE FROM image_names WHERE name = ?", "s", name);
 	if (im->top_layer) {
 		struct lamina_layer *top = NULL;
 		int r = lamina_layer_inspect(store, im->top_layer, &top, NULL);
@@ -173,14 +169,14 @@ static size_t drop_layers(struct lamina_store *store, const struct lamina_image 
 
 int lamina_image_remove(struct lamina_store *store, const char *ref, size_t *ret_removed, struct lm_error *err)
 {
-	_cleanup_free_ char *id = NULL;
+	_cleanup_free_ char *id = NULL, *name = NULL;
 	struct lamina_image *im = NULL;
-	bool by_name, gone = false;
-	int r = img_resolve(store, ref, &id, &by_name, err);
+	bool gone = false;
+	int r = img_resolve(store, ref, &id, &name, err);
 	if (r >= 0)
 		r = img_row_load(store, id, &im, err);
 	if (r >= 0 && (r = lm_db_begin(store->db, err)) >= 0) {
-		r = drop_rows(store, im, ref, by_name, &gone, err);
+		r = drop_rows(store, im, ref, name, &gone, err);
 		if (r >= 0)
 			r = lm_db_commit(store->db, err);
 		lm_db_rollback(store->db);

@@ -116,8 +116,9 @@ struct img_layer_row {
 int img_row_insert(struct lamina_store *store, const struct img_plan *p, const struct img_layer_row *layers,
 		   struct lm_error *err);
 /* The ID of the image ref names (see lamina_image_inspect) in *ret (yours);
- * *ret_by_name tells whether ref was one of its names. */
-int img_resolve(struct lamina_store *store, const char *ref, char **ret, bool *ret_by_name, struct lm_error *err);
+ * *ret_name (may be NULL) gets the name as stored when ref was one of its
+ * names (yours), else stays untouched. */
+int img_resolve(struct lamina_store *store, const char *ref, char **ret, char **ret_name, struct lm_error *err);
 int img_row_load(struct lamina_store *store, const char *id, struct lamina_image **ret, struct lm_error *err);
 /* Every image ID, sorted. */
 int img_row_ids(struct lamina_store *store, char ***ret, size_t *ret_n, struct lm_error *err);
@@ -126,8 +127,5 @@ int img_name_set(struct lamina_store *store, const char *id, const char *name, s
 /* How many image_layers rows of images other than id name layer. */
 int img_layer_users(struct lamina_store *store, const char *layer, const char *id, int64_t *ret,
 		    struct lm_error *err);
-
-/* ----------------------------------------------------------- export.c */
-/* (lamina_image_export only) */
 
 #endif

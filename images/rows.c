@@ -111,16 +111,38 @@ static bool is_hex(const char *s)
 	return s[strspn(s, "0123456789abcdef")] == '\0';
 }
 
-int img_resolve(struct lamina_store *store, const char *ref, char **ret, bool *ret_by_name, struct lm_error *err)
+/* The image named ref, also as Docker's short forms ("bb:1" for
+ * "docker.io/library/bb:1", "u/bb" for "docker.io/u/bb:latest"):
+ * 1 with *ret and *ret_name (the name as stored), 0 when none. */
+static int by_name(struct lamina_store *store, const char *ref, char **ret, char **ret_name, struct lm_error *err)
 {
+	static const char *const prefixes[] = { "", "docker.io/library/", "docker.io/" };
 	_cleanup_free_ char *norm = NULL;
-	int r = 0;
-	*ret_by_name = false;
-	if (lamina_image_name_normalize(ref, &norm, NULL) >= 0 &&
-	    (r = one_id(store, "SELECT image FROM image_names WHERE name = ?", norm, ret, err)) != 0) {
-		*ret_by_name = r > 0;
-		return r < 0 ? r : 0;
+	if (lamina_image_name_normalize(ref, &norm, NULL) < 0)
+		return 0;
+	const char *slash = strchr(norm, '/');
+	bool has_domain = slash && (memchr(norm, '.', (size_t)(slash - norm)) || memchr(norm, ':', (size_t)(slash - norm)) ||
+				    strncmp(norm, "localhost/", 10) == 0);
+	for (size_t i = 0; i < ELEMENTSOF(prefixes); i++) {
+		if (i > 0 && (has_domain || (i == 1) != !slash))
+			continue;
+		_cleanup_free_ char *name = NULL;
+		if (asprintf(&name, "%s%s", prefixes[i], norm) < 0)
+			return lm_err(err, -ENOMEM, "image '%s'", ref);
+		int r = one_id(store, "SELECT image FROM image_names WHERE name = ?", name, ret, err);
+		if (r > 0 && ret_name)
+			*ret_name = TAKE_PTR(name);
+		if (r != 0)
+			return r;
 	}
+	return 0;
+}
+
+int img_resolve(struct lamina_store *store, const char *ref, char **ret, char **ret_name, struct lm_error *err)
+{
+	int r = by_name(store, ref, ret, ret_name, err);
+	if (r != 0)
+		return r < 0 ? r : 0;
 	const char *hex = strncmp(ref, "sha256:", 7) == 0 ? ref + 7 : ref;
 	if (strlen(hex) >= 4 && strlen(hex) <= 64 && is_hex(hex)) {
 		_cleanup_free_ char *like = NULL;

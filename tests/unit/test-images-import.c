@@ -281,15 +281,20 @@ START_TEST(names_and_tags)
 
 	struct it_layers l;
 	it_layers_make(&l, "a", "gzip");
-	struct tl_oci_image im = { .layers = l.oci, .n_layers = 1, .name = "one:1" };
+	struct tl_oci_image im = { .layers = l.oci, .n_layers = 1, .name = "docker.io/library/one:1" };
 	_cleanup_free_ char *path = tl_strdupf("%s/img", tl_scratch);
 	tl_oci_build(path, TL_OCI_LAYOUT, &im, 1, NULL);
 	struct lamina_image *img = it_import_ok(path, NULL, 1);
+	/* Docker's short form finds the full name, as docker and podman do */
 	ck_assert_int_eq(lamina_image_tag(vt_store, "one:1", "two", NULL), 0);
+	ck_assert_int_eq(lamina_image_inspect(vt_store, "library/one:1", NULL, NULL), 0);
+	ck_assert_int_eq(lamina_image_inspect(vt_store, "other/one:1", NULL, NULL), -ENOENT);
+	ck_assert_int_eq(lamina_image_inspect(vt_store, "example.org/one:1", NULL, NULL), -ENOENT);
 	struct lamina_image *by_prefix = NULL;
 	_cleanup_free_ char *prefix = tl_strdupf("%.8s", img->id);
 	ck_assert_int_eq(lamina_image_inspect(vt_store, prefix, &by_prefix, NULL), 0);
 	ck_assert_uint_eq(by_prefix->n_names, 2);
+	ck_assert_str_eq(by_prefix->names[0], "docker.io/library/one:1");
 	ck_assert_str_eq(by_prefix->names[1], "two:latest");
 	size_t removed = 9;
 	ck_assert_int_eq(lamina_image_remove(vt_store, "two", &removed, NULL), 0);
