@@ -85,6 +85,15 @@ struct lamina_image *it_import_ok(const char *path, const struct lamina_image_im
 	return first;
 }
 
+size_t it_n_layers(void)
+{
+	struct lamina_layer **v = NULL;
+	size_t n = 0;
+	ck_assert_int_eq(lamina_layer_list(vt_store, &v, &n, NULL), 0);
+	lamina_layer_list_free(v, n);
+	return n;
+}
+
 char *it_state(void)
 {
 	struct tl_buf b = TL_BUF_INIT;

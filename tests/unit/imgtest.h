@@ -31,6 +31,9 @@ void it_layers_release(struct it_layers *l);
  * the first (free it). */
 struct lamina_image *it_import_ok(const char *path, const struct lamina_image_import_opts *opts, size_t n);
 
+/* How many layers the store lists. */
+size_t it_n_layers(void);
+
 /* The layers (id, parent, diff_id, created) and image rows, one line each. Caller frees. */
 char *it_state(void);
 

@@ -95,15 +95,6 @@ START_TEST(zstd_layer_and_name_option)
 }
 END_TEST
 
-static size_t n_layers(void)
-{
-	struct lamina_layer **v = NULL;
-	size_t n = 0;
-	ck_assert_int_eq(lamina_layer_list(vt_store, &v, &n, NULL), 0);
-	lamina_layer_list_free(v, n);
-	return n;
-}
-
 /* Image b: a's base and mid layers, and its own top (a's top as layer 1 of
  * another stack would share nothing). */
 static void other_top(struct it_layers *l, const char *tag)
@@ -132,7 +123,7 @@ START_TEST(shared_base_layers_stored_once)
 	tl_oci_build(pa, TL_OCI_LAYOUT, &ims[0], 1, NULL);
 	tl_oci_build(pb, TL_OCI_ARCHIVE, &ims[1], 1, NULL);
 	struct lamina_image *ia = it_import_ok(pa, NULL, 1), *ib = it_import_ok(pb, NULL, 1);
-	ck_assert_uint_eq(n_layers(), 4);
+	ck_assert_uint_eq(it_n_layers(), 4);
 	ck_assert_str_eq(ia->layers[1].layer_id, ib->layers[1].layer_id);
 	ck_assert_str_ne(ia->top_layer, ib->top_layer);
 	lamina_image_free(ia);
@@ -160,15 +151,15 @@ START_TEST(platform_picks_one)
 	ck_assert_ptr_nonnull(strstr(err.msg, "2 images"));
 	o = (struct lamina_image_import_opts){ .platform = "linux/s390x" };
 	ck_assert_int_eq(lamina_image_import(vt_store, path, &o, NULL, NULL, &err), -ENOEXEC);
-	ck_assert_uint_eq(n_layers(), 0);
+	ck_assert_uint_eq(it_n_layers(), 0);
 	o = (struct lamina_image_import_opts){ .platform = "linux/arm64", .name = "x" };
 	struct lamina_image *img = it_import_ok(path, &o, 1);
 	ck_assert_str_eq(img->digest, built[1].config);
 	ck_assert_str_eq(img->architecture, "arm64");
 	lamina_image_free(img);
-	ck_assert_uint_eq(n_layers(), 3);
+	ck_assert_uint_eq(it_n_layers(), 3);
 	lamina_image_free(it_import_ok(path, NULL, 2));
-	ck_assert_uint_eq(n_layers(), 4);
+	ck_assert_uint_eq(it_n_layers(), 4);
 	it_layers_release(&a);
 	it_layers_release(&b);
 }
@@ -241,7 +232,7 @@ START_TEST(bad_input_refused_store_unchanged)
 		ck_assert_msg(strstr(err.msg, "layer 2 ("), "message '%s' does not name layer 2", err.msg);
 	_cleanup_free_ char *after = it_state();
 	ck_assert_str_eq(before, after);
-	ck_assert_uint_eq(n_layers(), 1);
+	ck_assert_uint_eq(it_n_layers(), 1);
 	ck_assert_int_eq(lamina_image_inspect(vt_store, "b:1", NULL, NULL), -ENOENT);
 	it_layers_release(&a);
 	it_layers_release(&b);
@@ -302,7 +293,7 @@ START_TEST(names_and_tags)
 	ck_assert_int_eq(lamina_image_inspect(vt_store, "one:1", NULL, NULL), 0);
 	ck_assert_int_eq(lamina_image_remove(vt_store, "one:1", &removed, NULL), 0);
 	ck_assert_uint_eq(removed, 1);
-	ck_assert_uint_eq(n_layers(), 0);
+	ck_assert_uint_eq(it_n_layers(), 0);
 	lamina_image_free(by_prefix);
 	lamina_image_free(img);
 	it_layers_release(&l);

@@ -80,15 +80,6 @@ START_TEST(rootfs_matches_gnu_tar)
 }
 END_TEST
 
-static size_t n_layers(void)
-{
-	struct lamina_layer **v = NULL;
-	size_t n = 0;
-	ck_assert_int_eq(lamina_layer_list(vt_store, &v, &n, NULL), 0);
-	lamina_layer_list_free(v, n);
-	return n;
-}
-
 START_TEST(rm_keeps_what_others_use)
 {
 	struct it_layers l;
@@ -99,7 +90,7 @@ START_TEST(rm_keeps_what_others_use)
 	tl_oci_build(pf, TL_OCI_LAYOUT, &full, 1, NULL);
 	tl_oci_build(pb, TL_OCI_LAYOUT, &base, 1, NULL);
 	struct lamina_image *f = it_import_ok(pf, NULL, 1), *b = it_import_ok(pb, NULL, 1);
-	ck_assert_uint_eq(n_layers(), 3);
+	ck_assert_uint_eq(it_n_layers(), 3);
 
 	/* mounted: refused, nothing removed */
 	_cleanup_free_ char *mnt = mount_ok(f->top_layer);
@@ -112,7 +103,7 @@ START_TEST(rm_keeps_what_others_use)
 	size_t removed = 0;
 	ck_assert_int_eq(lamina_image_remove(vt_store, "full:1", &removed, &err), 0);
 	ck_assert_uint_eq(removed, 1);
-	ck_assert_uint_eq(n_layers(), 2);
+	ck_assert_uint_eq(it_n_layers(), 2);
 	ck_assert_int_eq(lamina_layer_inspect(vt_store, b->top_layer, NULL, NULL), 0);
 
 	/* a container layer on base keeps base's layers */
@@ -120,7 +111,7 @@ START_TEST(rm_keeps_what_others_use)
 	ck_assert_int_eq(lamina_layer_create(vt_store, &o, NULL, NULL), 0);
 	ck_assert_int_eq(lamina_image_remove(vt_store, "base:1", &removed, &err), 0);
 	ck_assert_uint_eq(removed, 0);
-	ck_assert_uint_eq(n_layers(), 3);
+	ck_assert_uint_eq(it_n_layers(), 3);
 	lamina_image_free(f);
 	lamina_image_free(b);
 	it_layers_release(&l);
@@ -144,7 +135,7 @@ START_TEST(export_import_same_rootfs)
 	ck_assert_msg(r == 0, "export: %d %s", r, err.msg);
 	close(fd);
 	ck_assert_int_eq(lamina_image_remove(vt_store, "orig:1", NULL, NULL), 0);
-	ck_assert_uint_eq(n_layers(), 0);
+	ck_assert_uint_eq(it_n_layers(), 0);
 
 	struct lamina_image *back = it_import_ok(out, NULL, 1);
 	ck_assert_uint_eq(back->n_names, 1);

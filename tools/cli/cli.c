@@ -119,6 +119,32 @@ int cli_getopt(const struct cli_ctx *ctx, int argc, char *argv[], const char *sh
 	return c;
 }
 
+int cli_parse_ls(struct cli_ctx *ctx, int argc, char *argv[], const char *usage, struct cli_ls_opts *ret)
+{
+	enum { OPT_FORMAT = 256, OPT_NO_TRUNC };
+	static const struct option opts[] = {
+		{ "quiet", no_argument, NULL, 'q' },	     { "format", required_argument, NULL, OPT_FORMAT },
+		{ "no-trunc", no_argument, NULL, OPT_NO_TRUNC }, { "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+
+	*ret = (struct cli_ls_opts){ .trunc = true };
+	while ((c = cli_getopt(ctx, argc, argv, "qh", opts, usage)) != -1) {
+		if (c < 0)
+			return c;
+		if (c == 'q')
+			ret->quiet = true;
+		else if (c == OPT_NO_TRUNC)
+			ret->trunc = false;
+		else if (!cli_parse_format(ctx, optarg, &ret->json))
+			return CLI_OPT_ERROR;
+	}
+	if (optind < argc)
+		return cli_usage_error(ctx, "takes no arguments"), CLI_OPT_ERROR;
+	return 0;
+}
+
 /* Parses the options before the command; returns the index of the command,
  * or -1 with *ret_status set when the run ends here. */
 static int parse_global(struct cli_ctx *ctx, int argc, char *argv[], int *ret_status)

@@ -68,6 +68,13 @@ int cli_getopt(const struct cli_ctx *ctx, int argc, char *argv[], const char *sh
 /* The exit status for CLI_OPT_HELP or CLI_OPT_ERROR. */
 #define CLI_OPT_STATUS(c) ((c) == CLI_OPT_HELP ? CLI_OK : CLI_USAGE)
 
+/* The options every ls takes: -q, --format table|json, --no-trunc. */
+struct cli_ls_opts {
+	bool quiet, json, trunc;
+};
+/* Parses them (and no operand); 0, or CLI_OPT_HELP/CLI_OPT_ERROR. */
+int cli_parse_ls(struct cli_ctx *ctx, int argc, char *argv[], const char *usage, struct cli_ls_opts *ret);
+
 /* Parses a --format value into *ret_json; false (after a usage error) otherwise. */
 bool cli_parse_format(const struct cli_ctx *ctx, const char *value, bool *ret_json);
 
@@ -99,8 +106,8 @@ int cli_mount_parse(struct cli_ctx *ctx, int argc, char *argv[], const char *usa
 /* Mounts layer (with --rw, a new container layer on top of it, its ID on
  * stderr) and prints the mount point. Returns the exit status. */
 int cli_mount_layer(struct cli_ctx *ctx, const char *layer, const struct cli_mount_args *a);
-/* Parses [--id CALLER] WHAT: WHAT is argv[optind]. */
-int cli_unmount_parse(struct cli_ctx *ctx, int argc, char *argv[], const char *usage, const char *what,
+/* Parses [--id CALLER] WHAT (unmount; volume mount): WHAT is argv[optind]. */
+int cli_parse_caller(struct cli_ctx *ctx, int argc, char *argv[], const char *usage, const char *what,
 		      const char **ret_caller);
 
 /* Output. */

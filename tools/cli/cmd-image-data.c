@@ -69,7 +69,7 @@ int cli_image_unmount(struct cli_ctx *ctx, int argc, char *argv[])
 	struct lm_error err = { 0 };
 	const char *caller = NULL;
 	char *layer = NULL;
-	int r = cli_unmount_parse(ctx, argc, argv, unmount_usage, "IMAGE", &caller);
+	int r = cli_parse_caller(ctx, argc, argv, unmount_usage, "IMAGE", &caller);
 
 	if (r < 0)
 		return CLI_OPT_STATUS(r);

@@ -11,7 +11,7 @@
 
 #include "image.h"
 
-enum { OPT_NAME = 256, OPT_PLATFORM, OPT_FORMAT, OPT_NO_TRUNC };
+enum { OPT_NAME = 256, OPT_PLATFORM };
 
 static const char import_usage[] =
 	"Usage: lamina image import [--name NAME[:TAG]] [--platform OS/ARCH[/VARIANT]] [-q] FILE|DIR\n"
@@ -136,34 +136,19 @@ static void print_images(struct lamina_image **images, size_t n, bool quiet, boo
 
 static int image_ls(struct cli_ctx *ctx, int argc, char *argv[])
 {
-	static const struct option opts[] = {
-		{ "quiet", no_argument, NULL, 'q' },	     { "format", required_argument, NULL, OPT_FORMAT },
-		{ "no-trunc", no_argument, NULL, OPT_NO_TRUNC }, { "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	struct lamina_image **images = NULL;
 	struct lm_error err = { 0 };
-	bool quiet = false, json = false, trunc = true;
+	struct cli_ls_opts o;
 	size_t n = 0;
-	int c;
+	int r = cli_parse_ls(ctx, argc, argv, ls_usage, &o);
 
-	while ((c = cli_getopt(ctx, argc, argv, "qh", opts, ls_usage)) != -1) {
-		if (c < 0)
-			return CLI_OPT_STATUS(c);
-		if (c == 'q')
-			quiet = true;
-		else if (c == OPT_NO_TRUNC)
-			trunc = false;
-		else if (!cli_parse_format(ctx, optarg, &json))
-			return CLI_USAGE;
-	}
-	if (optind < argc)
-		return cli_usage_error(ctx, "takes no arguments");
+	if (r < 0)
+		return CLI_OPT_STATUS(r);
 	if (!cli_store(ctx))
 		return CLI_FAILED;
 	if (lamina_image_list(ctx->store, &images, &n, &err) < 0)
 		return cli_fail(&err);
-	print_images(images, n, quiet, json, trunc);
+	print_images(images, n, o.quiet, o.json, o.trunc);
 	lamina_image_list_free(images, n);
 	return CLI_OK;
 }

@@ -40,7 +40,7 @@ int cli_layer_unmount(struct cli_ctx *ctx, int argc, char *argv[])
 {
 	struct lm_error err = { 0 };
 	const char *caller = NULL;
-	int r = cli_unmount_parse(ctx, argc, argv, unmount_usage, "LAYER", &caller);
+	int r = cli_parse_caller(ctx, argc, argv, unmount_usage, "LAYER", &caller);
 
 	if (r < 0)
 		return CLI_OPT_STATUS(r);

@@ -14,7 +14,7 @@ struct layer_args {
 	const char **names;
 };
 
-enum { OPT_PARENT = 256, OPT_NAME, OPT_ID, OPT_RW, OPT_FORMAT, OPT_NO_TRUNC };
+enum { OPT_PARENT = 256, OPT_NAME, OPT_ID, OPT_RW };
 
 /* Takes one --parent/--name/--id/--rw option into a; false if c is not one. */
 static bool layer_arg(struct layer_args *a, int c)
@@ -171,34 +171,19 @@ static void print_layers(struct lamina_layer **layers, size_t n, bool quiet, boo
 
 static int layer_ls(struct cli_ctx *ctx, int argc, char *argv[])
 {
-	static const struct option opts[] = {
-		{ "quiet", no_argument, NULL, 'q' },	     { "format", required_argument, NULL, OPT_FORMAT },
-		{ "no-trunc", no_argument, NULL, OPT_NO_TRUNC }, { "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	struct lamina_layer **layers = NULL;
 	struct lm_error err = { 0 };
-	bool quiet = false, json = false, trunc = true;
+	struct cli_ls_opts o;
 	size_t n = 0;
-	int c;
+	int r = cli_parse_ls(ctx, argc, argv, ls_usage, &o);
 
-	while ((c = cli_getopt(ctx, argc, argv, "qh", opts, ls_usage)) != -1) {
-		if (c < 0)
-			return CLI_OPT_STATUS(c);
-		if (c == 'q')
-			quiet = true;
-		else if (c == OPT_NO_TRUNC)
-			trunc = false;
-		else if (!cli_parse_format(ctx, optarg, &json))
-			return CLI_USAGE;
-	}
-	if (optind < argc)
-		return cli_usage_error(ctx, "takes no arguments");
+	if (r < 0)
+		return CLI_OPT_STATUS(r);
 	if (!cli_store(ctx))
 		return CLI_FAILED;
 	if (lamina_layer_list(ctx->store, &layers, &n, &err) < 0)
 		return cli_fail(&err);
-	print_layers(layers, n, quiet, json, trunc);
+	print_layers(layers, n, o.quiet, o.json, o.trunc);
 	lamina_layer_list_free(layers, n);
 	return CLI_OK;
 }

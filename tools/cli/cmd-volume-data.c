@@ -13,24 +13,11 @@
 static int parse_name_and_id(struct cli_ctx *ctx, int argc, char *argv[], const char *usage, const char **ret_name,
 			     const char **ret_id)
 {
-	enum { OPT_ID = 256 };
-	static const struct option opts[] = {
-		{ "id", required_argument, NULL, OPT_ID },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	int c;
-
 	*ret_id = NULL;
-	while ((c = cli_getopt(ctx, argc, argv, "h", opts, usage)) != -1) {
-		if (c < 0)
-			return c;
-		*ret_id = optarg;
-	}
-	if (argc - optind != 1)
-		return cli_usage_error(ctx, "needs one NAME"), CLI_OPT_ERROR;
-	*ret_name = argv[optind];
-	return 0;
+	int r = cli_parse_caller(ctx, argc, argv, usage, "NAME", ret_id);
+	if (r >= 0)
+		*ret_name = argv[optind];
+	return r;
 }
 
 static const char mount_usage[] =

@@ -77,7 +77,7 @@ int cli_mount_layer(struct cli_ctx *ctx, const char *layer, const struct cli_mou
 	return r < 0 ? CLI_FAILED : CLI_OK;
 }
 
-int cli_unmount_parse(struct cli_ctx *ctx, int argc, char *argv[], const char *usage, const char *what,
+int cli_parse_caller(struct cli_ctx *ctx, int argc, char *argv[], const char *usage, const char *what,
 		      const char **ret_caller)
 {
 	enum { OPT_ID = 256 };
