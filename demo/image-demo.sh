@@ -10,8 +10,8 @@
 # goes to a scratch folder (LAMINA_ROOT), never to /var/lib/lamina.
 #
 # Usage, as root: demo/image-demo.sh [PATH/TO/lamina]
-# (default: lamina from PATH; lamina-fuse: $LAMINA_FUSE, else the one next
-# to lamina, else the installed one)
+# (default: lamina from PATH; it mounts with the lamina-fuse next to it,
+# else the installed one)
 # shellcheck disable=SC2016 # the steps' $mnt is expanded when they run
 set -eu
 
@@ -23,10 +23,6 @@ need_root image-demo.sh "mount, chroot, image owners" "$@"
 	echo "image-demo.sh: needs busybox-static (apt-get install busybox-static)" >&2
 	exit 1
 }
-if [ -z "${LAMINA_FUSE:-}" ] && [ -x "$(dirname "$lamina")/lamina-fuse" ]; then
-	LAMINA_FUSE=$(dirname "$lamina")/lamina-fuse
-	export LAMINA_FUSE
-fi
 
 dir=$(mktemp -d /tmp/lamina-image-demo.XXXXXX)
 LAMINA_ROOT=$dir/root
