@@ -63,7 +63,8 @@ step 'lamina layer ls'
 say "Mount it (lamina-fuse, read-only) and look around: etc/motd comes from the" \
 	"top layer, etc/hostname and var/cache/demo are gone, usr/share/doc holds only app."
 step 'mnt=$(lamina image mount demo:1.0) && echo "$mnt"'
-step 'ls -l "$mnt" "$mnt/etc" "$mnt/var/cache" "$mnt/usr/share/doc"'
+step 'ls "$mnt"'
+step '(cd "$mnt" && ls -l etc var/cache usr/share/doc)'
 step 'cat "$mnt/etc/motd"'
 
 say "Run the image's own programs: its static busybox is its whole userland."
