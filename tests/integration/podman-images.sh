@@ -28,15 +28,19 @@ fi
 root=$top/root
 lam() { "$prog" --root "$root" "$@"; }
 
-# podman's private state: one configuration, two stores (the second one
-# only ever sees lamina's export).
+# podman's private state: two stores, each with its configuration (the second
+# one only ever sees lamina's export).
 runtime=runc
 command -v runc >/dev/null || runtime=crun # RUN then fails on cgroup v1 hybrid: the fallback below
 driver=vfs
 grep -qw overlay /proc/filesystems && driver=overlay
 pstate=$top/podman
-mkdir -p "$pstate"
-cat >"$pstate/containers.conf" <<EOF
+# Each store has its own containers.conf too: libpod's database (static_dir)
+# remembers the graph root it was made with and overrides storage.conf's.
+for store in 1 2; do
+	st=$pstate/$store
+	mkdir -p "$st"
+	cat >"$st/containers.conf" <<EOF
 [containers]
 default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
 netns = "none"
@@ -44,21 +48,19 @@ netns = "none"
 runtime = "$runtime"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
-events_logfile_path = "$pstate/events.log"
+events_logfile_path = "$st/events.log"
 lock_type = "file"
-tmp_dir = "$pstate/tmp"
-volume_path = "$pstate/volumes"
-static_dir = "$pstate/libpod"
+tmp_dir = "$st/tmp"
+volume_path = "$st/volumes"
+static_dir = "$st/libpod"
 [network]
-network_config_dir = "$pstate/net"
+network_config_dir = "$st/net"
 EOF
-for store in 1 2; do
 	printf '[storage]\ndriver = "%s"\ngraphroot = "%s"\nrunroot = "%s"\n' \
-		"$driver" "$pstate/graph$store" "$pstate/run$store" >"$pstate/storage$store.conf"
+		"$driver" "$st/graph" "$st/run" >"$st/storage.conf"
 done
-export CONTAINERS_CONF="$pstate/containers.conf"
-pm() { CONTAINERS_STORAGE_CONF="$pstate/storage1.conf" podman "$@"; }
-pm2() { CONTAINERS_STORAGE_CONF="$pstate/storage2.conf" podman "$@"; }
+pm() { CONTAINERS_CONF="$pstate/1/containers.conf" CONTAINERS_STORAGE_CONF="$pstate/1/storage.conf" podman "$@"; }
+pm2() { CONTAINERS_CONF="$pstate/2/containers.conf" CONTAINERS_STORAGE_CONF="$pstate/2/storage.conf" podman "$@"; }
 podman_cleanup() {
 	pm image unmount --all >/dev/null 2>&1
 	pm2 image unmount --all >/dev/null 2>&1
@@ -144,12 +146,13 @@ fi
 
 # lamina's export, read by podman in an empty store.
 if lam image export "bb-oci:1" -o "$top/export.tar" 2>"$top/export.err"; then
-	loaded=$(pm2 load -q -i "$top/export.tar" 2>&1) && ok "podman load of lamina's export: $loaded" ||
-		fail "podman load of lamina's export: $loaded"
-	id=$(pm2 images -q | head -n 1)
-	m2=$(pm2 image mount "$id") && same_tree "$m2" "$top/podman.tree" "lamina's export, loaded by podman" ||
-		fail "podman image mount of the loaded export"
-	pm2 image unmount "$id" >/dev/null
+	loaded=$(pm2 load -q -i "$top/export.tar" 2>&1) && [ "$(pm2 images -q | grep -c .)" = 1 ] &&
+		ok "podman load of lamina's export into an empty store: $loaded" ||
+		fail "podman load of lamina's export: $loaded; $(pm2 images)"
+	ref=${loaded#Loaded image: }
+	m2=$(pm2 image mount "$ref") && same_tree "$m2" "$top/podman.tree" "lamina's export, loaded by podman" ||
+		fail "podman image mount of the loaded export $ref"
+	pm2 image unmount "$ref" >/dev/null
 else
 	fail "image export: $(cat "$top/export.err")"
 fi
