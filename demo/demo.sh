@@ -12,35 +12,9 @@
 # (default: $LAMINA_FUSE, else lamina-fuse from PATH)
 set -eu
 
-fuse=${1:-${LAMINA_FUSE:-lamina-fuse}}
-case $fuse in
-*/*) fuse=$(cd "$(dirname "$fuse")" && pwd)/$(basename "$fuse") ;;
-*) fuse=$(command -v "$fuse" || true) ;;
-esac
-if [ -z "$fuse" ] || [ ! -x "$fuse" ]; then
-	echo "demo.sh: lamina-fuse not found; build it first or pass its path" >&2
-	exit 1
-fi
-if [ "$(id -u)" -ne 0 ]; then
-	echo "demo.sh: needs root (trusted.* xattrs, mknod, mount -t overlay): sudo $0 $*" >&2
-	exit 1
-fi
-
-if [ -t 1 ]; then
-	bold=$(printf '\033[1m') plain=$(printf '\033[0m')
-else
-	bold= plain=
-fi
-# step 'COMMAND': shows the command as typed, then runs it.
-step() {
-	printf '\n%s$ %s%s\n' "$bold" "$1" "$plain"
-	eval "$1"
-}
-# say LINE...: a comment, one line per argument.
-say() {
-	printf '\n'
-	printf '# %s\n' "$@"
-}
+. "$(dirname "$0")/lib.sh"
+fuse=$(program_path demo.sh "${1:-${LAMINA_FUSE:-lamina-fuse}}")
+need_root demo.sh "trusted.* xattrs, mknod, mount -t overlay" "$@"
 
 dir=$(mktemp -d /tmp/lamina-demo.XXXXXX)
 cleanup() {

@@ -4,7 +4,8 @@
 # Installs the Debian packages listed in .ci/packages (and sudo, if missing,
 # so that the README's "sudo make -C build check" also works for root),
 # generates ./configure, builds in ./build, builds the tests, and runs
-# demo/demo.sh as root. Works as root and as a user who may use sudo.
+# demo/demo.sh (the union) and demo/image-demo.sh (an image) as root.
+# Works as root and as a user who may use sudo.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -35,5 +36,8 @@ cd ..
 
 echo "== demo"
 as_root sh demo/demo.sh build/lamina-fuse
+echo
+echo "== image demo"
+as_root sh demo/image-demo.sh build/lamina
 echo
 echo "Built in ./build. Run the test suite with: sudo make -C build check"
