@@ -85,6 +85,9 @@ int gd_row_delete(struct lamina_store *store, const char *id, struct lm_error *e
 /* Deletes the names of id (a layer being removed frees them at once). */
 int gd_row_drop_names(struct lamina_store *store, const char *id, struct lm_error *err);
 /* The IDs of the layers whose parent is id, in state (GD_ABSENT: any). */
+/* The images (images/, schema 3) that list layer id, by their first name
+ * (or their ID when they have none), sorted. */
+int gd_row_images(struct lamina_store *store, const char *id, char ***ret, size_t *ret_n, struct lm_error *err);
 int gd_row_children(struct lamina_store *store, const char *id, enum gd_state state, char ***ret, size_t *ret_n,
 		    struct lm_error *err);
 /* Loads the layer id (ready or creating) with everything the public struct

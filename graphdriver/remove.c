@@ -61,7 +61,8 @@ static int filler_check(struct lamina_store *store, const char *id, struct lm_er
 	return 0;
 }
 
-/* Refuses a layer in use: mounted, held, or the parent of a live layer. */
+/* Refuses a layer in use: mounted, held, the parent of a live layer, or a
+ * layer of an image. */
 static int in_use_check(struct lamina_store *store, const char *id, struct lm_error *err)
 {
 	size_t users = 0;
@@ -82,6 +83,16 @@ static int in_use_check(struct lamina_store *store, const char *id, struct lm_er
 		r = lm_err_plain(err, -EBUSY, "layer '%s': parent of layer '%s'%s", id, kids[0],
 				 n > 1 ? " and others" : "");
 	gd_strv_free(kids, n);
+	if (r < 0)
+		return r;
+	/* An image's layers go with the image (lamina image rm), which
+	 * forgets the image before it removes them. */
+	char **images = NULL;
+	r = gd_row_images(store, id, &images, &n, err);
+	if (r >= 0 && n)
+		r = lm_err_plain(err, -EBUSY, "layer '%s': a layer of image '%s'%s", id, images[0],
+				 n > 1 ? " and others" : "");
+	gd_strv_free(images, n);
 	return r;
 }
 

@@ -205,6 +205,14 @@ int gd_row_children(struct lamina_store *store, const char *id, enum gd_state st
 	return query_strv(store, sql, id, ret, ret_n, err);
 }
 
+int gd_row_images(struct lamina_store *store, const char *id, char ***ret, size_t *ret_n, struct lm_error *err)
+{
+	return query_strv(store,
+			  "SELECT DISTINCT COALESCE((SELECT min(n.name) FROM image_names n WHERE n.image = l.image),"
+			  " l.image) FROM image_layers l WHERE l.layer = ?1 ORDER BY 1",
+			  id, ret, ret_n, err);
+}
+
 int gd_row_ids(struct lamina_store *store, enum gd_state state, char ***ret, size_t *ret_n, struct lm_error *err)
 {
 	if (state == GD_ABSENT)

@@ -73,6 +73,8 @@ chain2=$(printf 'sha256:%s sha256:%s' "$d1" "$d2" | sha256sum | cut -d' ' -f1)
 	ok "oci-archive and docker-archive give the same image" || fail "archives"
 [ "$(lam layer ls -q | sort | tr '\n' ' ')" = "$layers" ] && ok "re-imports store nothing new" ||
 	fail "layers now: $(lam layer ls -q)"
+err=$(lam layer rm "$chain2" 2>&1) && fail "layer rm removed a layer of an image" ||
+	{ case $err in *"of image"*) ok "layer rm of an image's layer refused: $err" ;; *) fail "layer rm: $err" ;; esac; }
 lam image ls | grep -q '^demo:docker ' && lam image ls | grep -q "^example.org/demo:1.0 *${cfg%"${cfg#????????????}"}" &&
 	ok "ls: both names" || fail "ls: $(lam image ls)"
 [ "$(lam image ls --format json | jq -r .id | sort -u)" = "$cfg" ] && ok "ls --format json" || fail "ls json"
