@@ -339,9 +339,11 @@ static int write_all(int fd, const char *buf, size_t size, off_t off)
 }
 
 /* The data blocks at their offsets (holes of a sparse entry stay holes),
- * then the size, which makes the last hole. */
-static int write_data(struct lm_untar *x, struct archive_entry *e, int fd)
+ * then the size, which makes the last hole (a truncate only when the data
+ * does not reach it). *ret_size gets the file's size. */
+static int write_data(struct lm_untar *x, struct archive_entry *e, int fd, uint64_t *ret_size)
 {
+	uint64_t end = 0;
 	for (;;) {
 		const void *buf;
 		size_t size;
@@ -357,11 +359,15 @@ static int write_data(struct lm_untar *x, struct archive_entry *e, int fd)
 		if (r < 0)
 			return entry_fail(x, r, "cannot write data");
 		x->bytes += size;
+		if ((uint64_t)off + size > end)
+			end = (uint64_t)off + size;
 		if (x->hooks && x->hooks->data && (r = x->hooks->data(x->hooks->ctx, x, buf, size, off)) < 0)
 			return r;
 	}
-	if (archive_entry_size_is_set(e) && ftruncate(fd, archive_entry_size(e)) < 0)
+	uint64_t want = archive_entry_size_is_set(e) ? (uint64_t)archive_entry_size(e) : end;
+	if (want != end && ftruncate(fd, (off_t)want) < 0)
 		return entry_fail(x, -errno, "cannot set the size");
+	*ret_size = want;
 	return 0;
 }
 
@@ -375,19 +381,21 @@ static int file_hook(struct lm_untar *x, const char *path, const char *link_targ
 
 static int make_file(struct lm_untar *x, struct archive_entry *e, const char *path, int pfd, const char *name)
 {
-	int r = clear_name(x, pfd, name, false);
-	if (r < 0)
-		return r;
-	_cleanup_close_ int fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+	_cleanup_close_ int fd = openat(pfd, name, flags, 0600);
+	int r = 0;
+	if (fd < 0 && errno == EEXIST) { /* something is there: tar replaces it */
+		if ((r = clear_name(x, pfd, name, false)) < 0)
+			return r;
+		fd = openat(pfd, name, flags, 0600);
+	}
 	if (fd < 0)
 		return entry_fail(x, -errno, "cannot create");
-	r = write_data(x, e, fd);
+	uint64_t size = 0;
+	r = write_data(x, e, fd, &size);
 	if (r >= 0)
 		r = apply_entry(x, e, fd);
-	struct stat st;
-	if (r >= 0 && fstat(fd, &st) < 0)
-		r = entry_fail(x, -errno, "cannot stat");
-	return r < 0 ? r : file_hook(x, path, NULL, st.st_size);
+	return r < 0 ? r : file_hook(x, path, NULL, size);
 }
 
 /* Symlinks, fifos, devices: created, then their metadata through O_PATH. */
