@@ -145,6 +145,27 @@ int cli_parse_ls(struct cli_ctx *ctx, int argc, char *argv[], const char *usage,
 	return 0;
 }
 
+int cli_inspect_operands(struct cli_ctx *ctx, int argc, char *argv[], cli_describe_fn describe)
+{
+	int status = CLI_OK;
+	json_t *all;
+
+	if (!cli_store(ctx))
+		return CLI_FAILED;
+	all = json_array();
+	for (int i = optind; i < argc; i++) {
+		struct lm_error err = { 0 };
+		json_t *one = describe(ctx->store, argv[i], &err);
+
+		if (one)
+			json_array_append_new(all, one);
+		else
+			status = cli_fail(&err);
+	}
+	cli_json_print(all, true);
+	return status;
+}
+
 /* Parses the options before the command; returns the index of the command,
  * or -1 with *ret_status set when the run ends here. */
 static int parse_global(struct cli_ctx *ctx, int argc, char *argv[], int *ret_status)

@@ -116,6 +116,15 @@ struct cli_table *cli_table_new(size_t columns, const char *const *headers);
 void cli_table_row(struct cli_table *t, const char *const *cells);
 void cli_table_print_free(struct cli_table *t, FILE *out);
 
+/*
+ * The inspect commands: describe's JSON for each operand argv[optind..],
+ * printed as one indented array (Docker's inspect). An operand describe
+ * cannot answer is reported on stderr and makes the status CLI_FAILED; the
+ * others are still printed.
+ */
+typedef json_t *(*cli_describe_fn)(struct lamina_store *store, const char *name, struct lm_error *err);
+int cli_inspect_operands(struct cli_ctx *ctx, int argc, char *argv[], cli_describe_fn describe);
+
 /* Prints j (consumed) compact, or indented as Docker does, and a newline. */
 void cli_json_print(json_t *j, bool pretty);
 /* RFC 3339 in local time with offset, as Docker prints CreatedAt. */

@@ -177,25 +177,11 @@ static int operands_only(struct cli_ctx *ctx, int argc, char *argv[], const char
 
 static int image_inspect(struct cli_ctx *ctx, int argc, char *argv[])
 {
-	struct lm_error err = { 0 };
-	int r = operands_only(ctx, argc, argv, inspect_usage, 1, 0), status = CLI_OK;
+	int r = operands_only(ctx, argc, argv, inspect_usage, 1, 0);
 
 	if (r < 0)
 		return CLI_OPT_STATUS(r);
-	if (!cli_store(ctx))
-		return CLI_FAILED;
-	json_t *all = json_array();
-	for (int i = optind; i < argc; i++) {
-		struct lamina_image *im = NULL;
-		if (lamina_image_inspect(ctx->store, argv[i], &im, &err) < 0) {
-			status = cli_fail(&err);
-			continue;
-		}
-		json_array_append_new(all, cli_image_json(im));
-		lamina_image_free(im);
-	}
-	cli_json_print(all, true);
-	return status;
+	return cli_inspect_operands(ctx, argc, argv, cli_image_describe);
 }
 
 static const char tag_usage[] =

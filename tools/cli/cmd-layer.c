@@ -202,29 +202,13 @@ static int layer_inspect(struct cli_ctx *ctx, int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	int c, status = CLI_OK;
-	json_t *all;
+	int c;
 
 	while ((c = cli_getopt(ctx, argc, argv, "h", opts, inspect_usage)) != -1)
 		return CLI_OPT_STATUS(c);
 	if (optind >= argc)
 		return cli_usage_error(ctx, "needs at least one LAYER");
-	if (!cli_store(ctx))
-		return CLI_FAILED;
-	all = json_array();
-	for (int i = optind; i < argc; i++) {
-		struct lamina_layer *l = NULL;
-		struct lm_error err = { 0 };
-
-		if (lamina_layer_inspect(ctx->store, argv[i], &l, &err) < 0) {
-			status = cli_fail(&err);
-			continue;
-		}
-		json_array_append_new(all, cli_layer_json(l));
-		lamina_layer_free(l);
-	}
-	cli_json_print(all, true);
-	return status;
+	return cli_inspect_operands(ctx, argc, argv, cli_layer_describe);
 }
 
 static const char rm_usage[] =

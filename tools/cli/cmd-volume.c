@@ -160,9 +160,8 @@ static int volume_inspect(struct cli_ctx *ctx, int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	int c, status = CLI_OK;
+	int c;
 	bool json = true;
-	json_t *all;
 
 	while ((c = cli_getopt(ctx, argc, argv, "f:h", opts, inspect_usage)) != -1) {
 		if (c < 0)
@@ -172,22 +171,7 @@ static int volume_inspect(struct cli_ctx *ctx, int argc, char *argv[])
 	}
 	if (optind >= argc)
 		return cli_usage_error(ctx, "needs at least one NAME");
-	if (!cli_store(ctx))
-		return CLI_FAILED;
-	all = json_array();
-	for (int i = optind; i < argc; i++) {
-		struct lamina_volume *v = NULL;
-		struct lm_error err = { 0 };
-
-		if (lamina_volume_inspect(ctx->store, argv[i], &v, &err) < 0) {
-			status = cli_fail(&err);
-			continue;
-		}
-		json_array_append_new(all, cli_volume_inspect_json(v));
-		lamina_volume_free(v);
-	}
-	cli_json_print(all, true);
-	return status;
+	return cli_inspect_operands(ctx, argc, argv, cli_volume_describe);
 }
 
 static const char rm_usage[] =

@@ -40,3 +40,12 @@ json_t *cli_image_json(const struct lamina_image *im)
 			 string_or_null(im->created), "imported", imported, "layers", layers_json(im), "size",
 			 (json_int_t)im->size, "config", config ? config : json_null());
 }
+
+json_t *cli_image_describe(struct lamina_store *store, const char *name, struct lm_error *err)
+{
+	struct lamina_image *im = NULL;
+	json_t *j = lamina_image_inspect(store, name, &im, err) < 0 ? NULL : cli_image_json(im);
+
+	lamina_image_free(im);
+	return j;
+}

@@ -32,3 +32,12 @@ json_t *cli_layer_json(const struct lamina_layer *l)
 			 "size", (json_int_t)l->size, "depth", (json_int_t)l->depth, "diff-dir", l->diff_dir,
 			 "mountpoint", string_or_null(l->mountpoint), "users", users);
 }
+
+json_t *cli_layer_describe(struct lamina_store *store, const char *name, struct lm_error *err)
+{
+	struct lamina_layer *l = NULL;
+	json_t *j = lamina_layer_inspect(store, name, &l, err) < 0 ? NULL : cli_layer_json(l);
+
+	lamina_layer_free(l);
+	return j;
+}

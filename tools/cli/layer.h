@@ -12,6 +12,7 @@
 
 /* layer-json.c */
 json_t *cli_layer_json(const struct lamina_layer *l);
+json_t *cli_layer_describe(struct lamina_store *store, const char *name, struct lm_error *err);
 
 /* cmd-layer-data.c: mount, unmount, changes, export, diff-size, verify */
 int cli_layer_mount(struct cli_ctx *ctx, int argc, char *argv[]);

@@ -63,3 +63,12 @@ json_t *cli_volume_ls_json(const struct lamina_volume *v)
 	free(labels);
 	return o;
 }
+
+json_t *cli_volume_describe(struct lamina_store *store, const char *name, struct lm_error *err)
+{
+	struct lamina_volume *v = NULL;
+	json_t *j = lamina_volume_inspect(store, name, &v, err) < 0 ? NULL : cli_volume_inspect_json(v);
+
+	lamina_volume_free(v);
+	return j;
+}

@@ -13,6 +13,7 @@
 /* volume-json.c */
 json_t *cli_volume_inspect_json(const struct lamina_volume *v);
 json_t *cli_volume_ls_json(const struct lamina_volume *v);
+json_t *cli_volume_describe(struct lamina_store *store, const char *name, struct lm_error *err);
 
 /* cmd-volume-data.c: mount, unmount, export, import, clone, exists */
 int cli_volume_mount(struct cli_ctx *ctx, int argc, char *argv[]);
