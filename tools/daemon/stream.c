@@ -281,6 +281,11 @@ void lmd_apply_abort(struct lmd_upload *up)
 		lmd_apply_feed(up, h, sizeof(h));
 		lmd_apply_feed(up, h, sizeof(h));
 	}
-	log_warn("layer '%s': upload cut short; nothing applied", up->st.id ? up->st.id : "?");
+	if (up->wfd >= 0)
+		close(up->wfd);
+	up->wfd = -1;
+	stream_join(&up->st);
+	if (up->st.r < 0)
+		log_warn("apply diff cut short by the client: %s", up->st.err.msg);
 	upload_free(up);
 }
