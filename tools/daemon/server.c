@@ -154,6 +154,7 @@ static int run_json(struct srv_request *s)
 		r = lmd_json_set(reply, "Implements", json_pack("[s,s]", "VolumeDriver", "GraphDriver"), &err);
 	} else if (r == 0 && (r = lamina_store_open(lmd_config.root, &store, &err)) == 0) {
 		if (s->route == R_DIFF) {
+			json_decref(reply);
 			ret = lmd_diff_respond(&s->rq, store, req);
 			goto out;
 		}
