@@ -8,7 +8,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -276,11 +278,35 @@ int lm_tar_write_tree(int dirfd, int fd_out, const char *what, struct lm_error *
 	return lm_tar_write_walk(dirfd, fd_out, what, NULL, NULL, err);
 }
 
+/* Where a tar goes: fd, until the write failed; then nowhere. */
+struct tar_sink {
+	int fd;
+	bool discard;
+};
+
+static la_ssize_t sink_write(struct archive *a, void *data, const void *buf, size_t len)
+{
+	struct tar_sink *sink = data;
+	ssize_t n;
+
+	if (sink->discard)
+		return (la_ssize_t)len;
+	do
+		n = write(sink->fd, buf, len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		archive_set_error(a, errno, "%s", strerror(errno));
+		return -1;
+	}
+	return n;
+}
+
 int lm_tar_write_walk(int dirfd, int fd_out, const char *what, const struct lm_tar_write_ops *wops, void *ctx,
 		      struct lm_error *err)
 {
 	static const struct lm_walk_ops ops = { .visit = write_visit, .leave = write_leave };
 	struct lm_tar_writer w = { .what = what ? what : "tree", .err = err, .ops = wops, .ctx = ctx };
+	struct tar_sink sink = { .fd = fd_out };
 	struct lm_tar_locale loc;
 	int r = lm_tar_locale_enter(&loc);
 	if (r < 0)
@@ -295,16 +321,18 @@ int lm_tar_write_walk(int dirfd, int fd_out, const char *what, const struct lm_t
 	if (!a || !ent || archive_write_set_format_pax(a) != ARCHIVE_OK ||
 	    archive_write_set_bytes_in_last_block(a, 0) != ARCHIVE_OK)
 		r = lm_err(err, -ENOMEM, "%s: cannot set up the tar writer", w.what);
-	else if (archive_write_open_fd(a, fd_out) != ARCHIVE_OK)
+	else if (archive_write_open2(a, &sink, NULL, sink_write, NULL, NULL) != ARCHIVE_OK)
 		r = lm_err_plain(err, lm_tar_errno(a, -EIO), "%s: cannot write the tar: %s", w.what,
 				 lm_tar_error_string(a));
 	else
 		r = lm_walk(dirfd, &ops, &w, w.what, err);
 	/* close writes the end-of-archive blocks; after a failure there must be
-	 * none (free would write them), so that the cut output is no valid tar */
-	if (r < 0 && a)
-		archive_write_fail(a);
-	else if (r >= 0 && archive_write_close(a) != ARCHIVE_OK)
+	 * none, so that the cut output is no valid tar: they go nowhere. (Not
+	 * archive_write_fail: libarchive 3.6 then never frees its write buffer.) */
+	if (r < 0 && a) {
+		sink.discard = true;
+		archive_write_close(a);
+	} else if (r >= 0 && archive_write_close(a) != ARCHIVE_OK)
 		r = lm_err_plain(err, lm_tar_errno(a, -EIO), "%s: cannot finish the tar: %s", w.what,
 				 lm_tar_error_string(a));
 	lm_tar_locale_leave(&loc);

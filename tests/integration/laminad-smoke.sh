@@ -73,6 +73,21 @@ out=$(curl -s --unix-socket "$sock" -X POST -H 'Transfer-Encoding: chunked' --da
 [ "$out" = '{"Size":2050,"Err":""}' ] && ok "full upload after a cut one" || fail "full upload: $out"
 wait_log "^POST /GraphDriver.ApplyDiff 200 " && ok "request log line" || fail "log: $(cat "$top/log")"
 
+# A Diff whose client reads 1 KiB of a 4 MiB layer and hangs up.
+call GraphDriver.Create '{"ID":"L2"}' >/dev/null
+mkdir "$top/t2" && head -c 4194304 /dev/urandom >"$top/t2/big"
+out=$(tar -C "$top/t2" -cf - big | curl -s --unix-socket "$sock" -X POST -H 'Transfer-Encoding: chunked' \
+	--data-binary @- 'http://plugin/GraphDriver.ApplyDiff?id=L2')
+[ "$out" = '{"Size":4194304,"Err":""}' ] || fail "apply L2: $out"
+n=$(call GraphDriver.Diff '{"ID":"L2"}' | head -c 1024 | wc -c)
+[ "$n" = 1024 ] || fail "diff: read $n bytes"
+wait_log "^POST /GraphDriver.Diff " && [ "$(call Plugin.Activate)" != "" ] && ok "diff cut by the client" ||
+	fail "after a cut diff: $(tail -3 "$top/log")"
+n=$(call GraphDriver.Diff '{"ID":"L2"}' | tar -tf - | tr '\n' ' ')
+[ "$n" = "big " ] && ok "full diff after a cut one" || fail "full diff: $n"
+
+"$LAMINAD" --help | grep -q -- "--socket PATH" && ok "--help" || fail "--help"
+
 kill -TERM "$pid"
 wait "$pid"
 rc=$?
