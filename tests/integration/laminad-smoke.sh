@@ -71,6 +71,10 @@ out=$(call GraphDriver.DiffSize '{"ID":"L1"}')
 out=$(curl -s --unix-socket "$sock" -X POST -H 'Transfer-Encoding: chunked' --data-binary @"$top/t.tar" \
 	'http://plugin/GraphDriver.ApplyDiff?id=L1&parent=')
 [ "$out" = '{"Size":2050,"Err":""}' ] && ok "full upload after a cut one" || fail "full upload: $out"
+out=$(curl -s --unix-socket "$sock" -X POST -H 'Transfer-Encoding: chunked' --data-binary @"$top/t.tar" \
+	'http://plugin/GraphDriver.ApplyDiff?id=L1&parent=nope')
+[ "$out" = "{\"Err\":\"layer 'L1': its parent is '(none)', not 'nope' (lamina diffs against its own parent)\"}" ] &&
+	ok "apply with a wrong parent" || fail "apply with a wrong parent: $out"
 wait_log "^POST /GraphDriver.ApplyDiff 200 " && ok "request log line" || fail "log: $(cat "$top/log")"
 
 # A Diff whose client reads 1 KiB of a 4 MiB layer and hangs up.

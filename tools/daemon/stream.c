@@ -22,6 +22,7 @@
 /* The part both kinds of stream share: a worker thread on one pipe end. */
 struct stream {
 	char *id;
+	char *parent; /* ApplyDiff's ?parent=, to check; NULL when none */
 	int fd;      /* the worker's end; the worker closes it */
 	pthread_t thread;
 	bool running;
@@ -160,6 +161,14 @@ struct lmd_upload {
 
 static int apply_call(struct lamina_store *store, struct stream *st)
 {
+	if (st->parent) {
+		json_t *req = json_pack("{s:s, s:s}", "ID", st->id, "Parent", st->parent);
+		const char *id;
+		int r = req ? lmd_graph_check_parent(store, req, &id, &st->err) : lm_err(&st->err, -ENOMEM, "apply diff");
+		json_decref(req);
+		if (r < 0)
+			return r;
+	}
 	return lamina_layer_apply_diff(store, st->id, st->fd, &st->size, &st->err);
 }
 
@@ -172,6 +181,7 @@ static void *apply_worker(void *arg)
 int lmd_apply_start(struct lmd_request *rq)
 {
 	const char *id = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "id");
+	const char *parent = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "parent");
 	struct lmd_upload *up = calloc(1, sizeof(*up));
 	int p[2];
 
@@ -181,6 +191,8 @@ int lmd_apply_start(struct lmd_request *rq)
 	rq->upload = up;
 	if (!id || !*id)
 		return lm_err_plain(&up->err, -EINVAL, "GraphDriver.ApplyDiff: the query has no id"), MHD_YES;
+	if (parent && *parent && !(up->st.parent = strdup(parent)))
+		return lm_err(&up->err, -ENOMEM, "layer '%s': apply diff", id), MHD_YES;
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return lm_err(&up->err, -errno, "layer '%s': apply diff", id), MHD_YES;
 	up->wfd = p[1];
@@ -216,6 +228,7 @@ static void upload_free(struct lmd_upload *up)
 	up->wfd = -1;
 	stream_join(&up->st);
 	free(up->st.id);
+	free(up->st.parent);
 	free(up);
 }
 
