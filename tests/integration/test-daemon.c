@@ -549,12 +549,17 @@ static void assert_refused(const char *target, const void *body, size_t len)
 	json_decref(dt_ok("Plugin.Activate", NULL));
 }
 
+static void assert_refused_str(const char *target, const char *body)
+{
+	assert_refused(target, body, strlen(body));
+}
+
 START_TEST(malformed_json_refused)
 {
 	static const char *const bodies[] = { "{\"Name\": \"m1\", ", "not json at all", "[1,2", "\"Name\"" };
 	for (size_t i = 0; i < sizeof(bodies) / sizeof(*bodies); i++)
-		assert_refused("/VolumeDriver.Create", bodies[i], strlen(bodies[i]));
-	assert_refused("/GraphDriver.Create", "{\"ID\":", 6);
+		assert_refused_str("/VolumeDriver.Create", bodies[i]);
+	assert_refused_str("/GraphDriver.Create", "{\"ID\":");
 	ck_assert(!list_has("m1"));
 	dt_stop_ok();
 }
@@ -570,12 +575,12 @@ START_TEST(wrong_shape_refused)
 		"{}",
 	};
 	for (size_t i = 0; i < sizeof(bodies) / sizeof(*bodies); i++)
-		assert_refused("/VolumeDriver.Create", bodies[i], strlen(bodies[i]));
+		assert_refused_str("/VolumeDriver.Create", bodies[i]);
 	json_t *j = dt_ok("VolumeDriver.List", "{}");
 	ck_assert_uint_eq(json_array_size(json_object_get(j, "Volumes")), 0);
 	json_decref(j);
-	assert_refused("/VolumeDriver.Mount", "{\"Name\":\"w\",\"ID\":[1]}", 23);
-	assert_refused("/GraphDriver.Get", "{\"ID\":{}}", 9);
+	assert_refused_str("/VolumeDriver.Mount", "{\"Name\":\"w\",\"ID\":[1]}");
+	assert_refused_str("/GraphDriver.Get", "{\"ID\":{}}");
 	dt_stop_ok();
 }
 END_TEST
