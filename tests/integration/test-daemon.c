@@ -12,6 +12,7 @@
  * built laminad) does not exist.
  */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <grp.h>
 #include <pthread.h>
@@ -77,6 +78,7 @@ static char *volume_get_mountpoint(const char *name)
 	int y, mo, d, h, mi, s;
 	ck_assert_msg(sscanf(created, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &s) == 6 && y >= 2000,
 		      "CreatedAt '%s' is not RFC 3339", created);
+	ck_assert_msg(json_is_object(json_object_get(v, "Status")), "Get %s: no Status object", name);
 	char *mp = tl_strdup(dt_str(v, "Mountpoint"));
 	json_decref(j);
 	return mp;
@@ -130,6 +132,9 @@ START_TEST(volume_calls_as_dockerd)
 	/* docker run -v v1:/data, twice at once */
 	_cleanup_free_ char *m1 = volume_mount("v1", CALLER1), *m2 = volume_mount("v1", CALLER2);
 	ck_assert_str_eq(m1, m2);
+	json_t *path = dt_ok("VolumeDriver.Path", "{\"Name\":\"v1\"}");
+	ck_assert_str_eq(dt_str(path, "Mountpoint"), m1);
+	json_decref(path);
 	tl_file(m1, "written-by-container", "hello\n");
 	_cleanup_free_ char *users = lamina_users("v1");
 	ck_assert_msg(strstr(users, CALLER1 "=1") && strstr(users, CALLER2 "=1"), "lamina users: %s", users);
@@ -155,14 +160,22 @@ START_TEST(volume_calls_as_dockerd)
 }
 END_TEST
 
+static void assert_tmpfs(const char *mp)
+{
+	_cleanup_free_ char *type = dt_mounted_type(mp);
+	ck_assert_msg(type && !strcmp(type, "tmpfs"), "%s: mounted %s, want tmpfs", mp, type ? type : "nothing");
+}
+
 START_TEST(volume_tmpfs_really_mounted)
 {
 	json_decref(dt_ok("VolumeDriver.Create",
 			  "{\"Name\":\"t1\",\"Opts\":{\"type\":\"tmpfs\",\"device\":\"tmpfs\",\"o\":\"size=1m\"}}"));
-	_cleanup_free_ char *mp = volume_mount("t1", CALLER1);
-	_cleanup_free_ char *type = dt_mounted_type(mp);
-	ck_assert_msg(type && !strcmp(type, "tmpfs"), "%s: mounted %s, want tmpfs", mp, type ? type : "nothing");
+	_cleanup_free_ char *mp = volume_mount("t1", CALLER1), *mp2 = volume_mount("t1", CALLER2);
+	ck_assert_str_eq(mp, mp2);
+	assert_tmpfs(mp);
 	volume_unmount("t1", CALLER1);
+	assert_tmpfs(mp); /* CALLER2 still uses it */
+	volume_unmount("t1", CALLER2);
 	_cleanup_free_ char *gone = dt_mounted_type(mp);
 	ck_assert_msg(!gone, "%s still mounted (%s) after the last Unmount", mp, gone);
 	json_decref(dt_ok("VolumeDriver.Remove", "{\"Name\":\"t1\"}"));
@@ -297,12 +310,13 @@ static bool tar_has(const struct tar_seen *seen, const char *name)
 	return strstr(tl_buf_str(&seen->names), key) != NULL;
 }
 
+/* Sorted as list_tree() lists a folder (parents first, then by name). */
 static const struct tl_tar_entry base_layer[] = {
+	{ .type = 'd', .name = "bin" },
+	{ .type = 'l', .name = "bin/link", .data = "sh" },
+	{ .type = 'f', .name = "bin/sh", .data = "#!/bin/true\nprogram bytes\n" },
 	{ .type = 'd', .name = "etc" },
 	{ .type = 'f', .name = "etc/motd", .data = "hello\n" },
-	{ .type = 'd', .name = "bin" },
-	{ .type = 'f', .name = "bin/sh", .data = "#!/bin/true\nprogram bytes\n" },
-	{ .type = 'l', .name = "bin/link", .data = "sh" },
 	{ .type = 'd', .name = "usr" },
 	{ .type = 'd', .name = "usr/share" },
 	{ .type = 'd', .name = "usr/share/doc" },
@@ -310,6 +324,29 @@ static const struct tl_tar_entry base_layer[] = {
 	{ 0 },
 };
 #define BASE_BYTES ((long long)(strlen("hello\n") + strlen("#!/bin/true\nprogram bytes\n") + strlen("docs\n")))
+
+/* The names below root/rel, one a line, each folder before its content,
+ * sorted by name in each folder (the order base_layer lists them in). */
+static void list_tree(const char *root, const char *rel, struct tl_buf *out)
+{
+	_cleanup_free_ char *path = tl_strdupf("%s/%s", root, rel);
+	struct dirent **names;
+	int n = scandir(path, &names, NULL, alphasort);
+	ck_assert_msg(n >= 0, "scandir %s: %s", path, strerror(errno));
+	for (int i = 0; i < n; i++) {
+		const char *name = names[i]->d_name;
+		if (strcmp(name, ".") && strcmp(name, "..")) {
+			_cleanup_free_ char *sub = tl_strdupf("%s%s%s", rel, *rel ? "/" : "", name);
+			tl_buf_printf(out, "%s\n", sub);
+			_cleanup_free_ char *full = tl_strdupf("%s/%s", root, sub);
+			struct stat st;
+			if (lstat(full, &st) == 0 && S_ISDIR(st.st_mode))
+				list_tree(root, sub, out);
+		}
+		free(names[i]);
+	}
+	free(names);
+}
 
 /* docker import: Create + ApplyDiff of the base layer; visible to lamina. */
 static void import_base(void)
@@ -321,6 +358,18 @@ static void import_base(void)
 	int status;
 	_cleanup_free_ char *ls = dt_lamina(&status, "layer ls --format json");
 	ck_assert_msg(status == 0 && strstr(ls, L1), "lamina layer ls does not show %s: %s", L1, ls);
+	/* docker save reads the layer back from Get's Dir: exactly its files */
+	_cleanup_free_ char *dir = graph_get(L1);
+	struct tl_buf want = TL_BUF_INIT, got = TL_BUF_INIT;
+	for (const struct tl_tar_entry *e = base_layer; e->type; e++)
+		tl_buf_printf(&want, "%s\n", e->name);
+	list_tree(dir, "", &got);
+	ck_assert_msg(!strcmp(tl_buf_str(&want), tl_buf_str(&got)), "Get %s shows:\n%swant:\n%s", L1, tl_buf_str(&got),
+		      tl_buf_str(&want));
+	tl_buf_release(&want);
+	tl_buf_release(&got);
+	assert_file(dir, "bin/sh", "#!/bin/true\nprogram bytes\n");
+	graph_call_id("GraphDriver.Put", L1);
 }
 
 /* docker run: the init layer written, then the container's layer changed. */
