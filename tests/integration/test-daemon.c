@@ -113,6 +113,20 @@ static bool list_has(const char *name)
 	return found;
 }
 
+/* The number of lines of laminad's log that name what. */
+static size_t log_lines_naming(const char *what)
+{
+	_cleanup_free_ char *log = dt_read(dt.log);
+	size_t n = 0;
+	for (char *line = log, *end; line && *line; line = end ? end + 1 : NULL) {
+		end = strchr(line, '\n');
+		if (end)
+			*end = '\0';
+		n += strstr(line, what) != NULL;
+	}
+	return n;
+}
+
 START_TEST(volume_calls_as_dockerd)
 {
 	/* docker volume create -d lamina v1 */
@@ -157,6 +171,10 @@ START_TEST(volume_calls_as_dockerd)
 	ck_assert(!lamina_volume_listed("v1"));
 	dt_lamina_check_clean();
 	dt_stop_ok();
+	/* one log line per request: the two Mounts each have theirs */
+	ck_assert_uint_ge(log_lines_naming("VolumeDriver.Mount"), 2);
+	ck_assert_uint_ge(log_lines_naming("VolumeDriver.Unmount"), 2);
+	ck_assert_uint_ge(log_lines_naming("Plugin.Activate"), 1);
 }
 END_TEST
 
