@@ -94,9 +94,13 @@ static int gd_exists(struct lamina_store *store, json_t *req, json_t *reply, str
 
 	if ((r = layer_id(req, &id, err)) < 0)
 		return r;
-	r = lamina_layer_inspect(store, id, NULL, err);
-	if (r < 0 && r != -ENOENT)
+	/* a missing layer is an answer (false), not an Err */
+	struct lm_error lookup = { 0 };
+	r = lamina_layer_inspect(store, id, NULL, &lookup);
+	if (r < 0 && r != -ENOENT) {
+		*err = lookup;
 		return r;
+	}
 	return lmd_json_set(reply, "Exists", json_boolean(r == 0), err);
 }
 
