@@ -2,8 +2,9 @@
 # tests/integration/laminad-smoke.sh: laminad as a process: it starts on a
 # socket only root can use, answers Plugin.Activate, refuses to start twice
 # on one socket, replaces a stale socket file, survives bad requests, keeps
-# nothing of an ApplyDiff whose client hangs up, and exits 0 on SIGTERM
-# removing its socket. (The protocol itself: lmdtest's client tests.)
+# nothing of an ApplyDiff whose client hangs up, exits 0 on SIGTERM
+# removing its socket, and takes a socket systemd passes (activation).
+# (The protocol itself: test-daemon.c.)
 CLI_NEEDS="root curl python3"
 . "$(dirname "$0")/cli-common.sh"
 LAMINAD=${LAMINAD:-$(dirname "${LAMINA:-./lamina}")/laminad}
@@ -105,4 +106,26 @@ wait "$pid" 2>/dev/null
 pid=
 [ -S "$sock" ] || fail "no stale socket to test with"
 start && ok "stale socket replaced"
+# Socket activation (contrib/laminad.socket): systemd-socket-activate holds
+# the socket and starts laminad at the first connection with the socket as
+# fd 3; laminad serves on it and leaves it in place when it stops.
+if command -v systemd-socket-activate >/dev/null; then
+	stop_daemon
+	asock=$top/activated.sock
+	systemd-socket-activate -l "$asock" "$LAMINAD" --root "$top/root" 2>>"$top/log" &
+	pid=$!
+	for _ in $(seq 50); do [ -S "$asock" ] && break; sleep 0.1; done
+	out=$(curl -s --unix-socket "$asock" -X POST http://plugin/Plugin.Activate)
+	[ "$out" = '{"Implements":["VolumeDriver","GraphDriver"],"Err":""}' ] &&
+		grep -q "the socket systemd passed" "$top/log" && ok "socket activation" ||
+		fail "socket activation: $out; $(tail -3 "$top/log")"
+	kill -TERM "$pid"
+	wait "$pid"
+	rc=$?
+	pid=
+	[ $rc = 0 ] && [ -S "$asock" ] && ok "activated: exit 0, the socket left to systemd" ||
+		fail "activated: exit $rc, socket $(ls -l "$asock" 2>&1)"
+else
+	echo "skipped: socket activation (no systemd-socket-activate)"
+fi
 finish

@@ -6,8 +6,10 @@
  * or the shell runs it; it logs to stderr.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +152,22 @@ static int bind_socket(const char *path)
 	return fd;
 }
 
+/* The socket systemd passed (socket activation, contrib/laminad.socket):
+ * fd 3 when LISTEN_PID is this process and LISTEN_FDS is 1; else -1. The
+ * variables are cleared so that no child takes the socket as its own. */
+static int activated_socket(void)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	bool ours = pid && fds && strtol(pid, NULL, 10) == (long)getpid() && strcmp(fds, "1") == 0;
+
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	if (!ours || fcntl(3, F_SETFD, FD_CLOEXEC) < 0)
+		return -1;
+	return 3;
+}
+
 int main(int argc, char *argv[])
 {
 	const char *socket_path = DEFAULT_SOCKET;
@@ -166,17 +184,22 @@ int main(int argc, char *argv[])
 	sigaddset(&stop, SIGTERM);
 	sigaddset(&stop, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
-	if ((fd = bind_socket(socket_path)) < 0)
+	/* an activated socket is systemd's: it stays when laminad ends */
+	bool activated = (fd = activated_socket()) >= 0;
+	if (!activated && (fd = bind_socket(socket_path)) < 0)
 		return 1;
 	if (!(d = lmd_server_start(fd))) {
-		unlink(socket_path);
+		if (!activated)
+			unlink(socket_path);
 		return 1;
 	}
-	log_info("serving on %s (root %s)", socket_path, lmd_config.root ? lmd_config.root : "default");
+	log_info("serving on %s (root %s)", activated ? "the socket systemd passed" : socket_path,
+		 lmd_config.root ? lmd_config.root : "default");
 	while (sigwait(&stop, &sig) != 0)
 		;
 	log_info("%s: finishing the requests in flight", strsignal(sig));
-	unlink(socket_path); /* no new client finds us */
+	if (!activated)
+		unlink(socket_path); /* no new client finds us */
 	lmd_server_stop(d);
 	log_info("stopped");
 	return 0;
