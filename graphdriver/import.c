@@ -121,6 +121,9 @@ static int begin_locked(struct lamina_store *store, const char *id, int *lock, s
 	int r = gd_row_state(store, id, &state, err);
 	if (r < 0 || gd_rel(id, NULL, &rel) < 0)
 		return r < 0 ? r : lm_err(err, -ENOMEM, "layer '%s'", id);
+	/* a remove marked it after this call looked it up: it stays removed */
+	if (state != GD_READY && state != GD_CREATING)
+		return lm_err_plain(err, -ENOENT, "layer '%s': no such layer", id);
 	if ((*lock = lm_dir_lock(store->root_fd, rel, LOCK_EX)) < 0)
 		return lm_err(err, *lock == -EBUSY ? -EBUSY : *lock, "layer '%s': cannot lock its folder", id);
 	if (state == GD_CREATING && (r = gd_apply_reset_locked(store, id, err)) < 0)
@@ -190,9 +193,15 @@ static int finish_fn(void *arg, struct lm_error *err)
 	return finish_locked(a->store, a->id, &a->st, &a->res, err);
 }
 
+/* Back to empty and ready, unless a remove marked the layer meanwhile
+ * (its removal then deletes the half-filled folder). */
 static int reset_fn(void *arg, struct lm_error *err)
 {
 	struct apply_ctx *a = arg;
+	enum gd_state state;
+	int r = gd_row_state(a->store, a->id, &state, err);
+	if (r < 0 || state != GD_CREATING)
+		return r;
 	return gd_apply_reset_locked(a->store, a->id, err);
 }
 

@@ -61,7 +61,15 @@ static int gd_remove(struct lamina_store *store, json_t *req, json_t *reply, str
 	(void)reply;
 	if ((r = layer_id(req, &id, err)) < 0)
 		return r;
-	return lamina_layer_remove(store, id, err);
+	/* as overlay2: removing a layer that is not there is no error (dockerd
+	 * retries a Remove whose answer it did not get) */
+	struct lm_error rm = { 0 };
+	r = lamina_layer_remove(store, id, &rm);
+	if (r < 0 && r != -ENOENT) {
+		*err = rm;
+		return r;
+	}
+	return 0;
 }
 
 static int gd_get(struct lamina_store *store, json_t *req, json_t *reply, struct lm_error *err)
