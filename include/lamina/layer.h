@@ -51,7 +51,8 @@ struct lamina_layer {
 	uint64_t compressed_size; /* bytes of the blob as read (0 when none) */
 	uint64_t uncompressed_size; /* bytes of the uncompressed tar (0 when none) */
 	char *compression;  /* "none", "gzip", "zstd", "xz", "bzip2"; NULL when no tar was applied */
-	uint64_t size;      /* bytes of file data in the layer's own folder */
+	uint64_t size;      /* bytes of file data its tar brought, recorded when it was applied (0 for a
+			    * layer filled through a mount: lamina_layer_diff_size() measures now) */
 	unsigned depth;     /* 0 for a base layer, parent's depth + 1 */
 	char *diff_dir;     /* absolute: ROOT/layers/ID/diff */
 	char *mountpoint;   /* absolute, while mounted; else NULL */
