@@ -1,7 +1,8 @@
 /*
  * unionfs/channel.c: the session's I/O on /dev/fuse, through libfuse's
  * custom I/O hooks: read, writev and splice as libfuse does them itself,
- * plus one fix to the INIT reply.
+ * plus what libfuse 3.14 cannot put in the INIT reply itself, and the
+ * replies to requests that came through io_uring (uring.c).
  *
  * libfuse 3.14 (Debian 12's) puts FUSE_CAP_PARALLEL_DIROPS in conn->want
  * by default but leaves FUSE_PARALLEL_DIROPS out of the INIT reply (its -d
@@ -25,19 +26,20 @@
 #include <unistd.h>
 
 #include "unionfs/ops.h"
+#include "unionfs/uring-proto.h"
 
-/* The INIT request: what the kernel offers, and the reply to look for
- * (none if the kernel offers no parallel directory operations). */
+/* The INIT request: what the kernel offers, and the reply to look for. */
 static void note_init(struct ufs *ufs, const void *buf, ssize_t n)
 {
 	const struct fuse_in_header *in = buf;
-	if (n < (ssize_t)(sizeof(*in) + sizeof(struct fuse_init_in)) || in->opcode != FUSE_INIT)
+	if (n < (ssize_t)(sizeof(*in) + offsetof(struct fuse_init_in, flags2)) || in->opcode != FUSE_INIT)
 		return;
 	const struct fuse_init_in *arg = (const void *)(in + 1);
-	if (arg->flags & FUSE_PARALLEL_DIROPS)
-		atomic_store(&ufs->init_unique, in->unique);
-	else
-		atomic_store(&ufs->init_done, true);
+	ufs->kernel_parallel_dirops = arg->flags & FUSE_PARALLEL_DIROPS;
+	/* flags2 is there when the kernel says so (FUSE 7.36+) */
+	if ((arg->flags & FUSE_INIT_EXT) && n >= (ssize_t)(sizeof(*in) + offsetof(struct fuse_init_in, flags2) + 4))
+		ufs->kernel_uring = arg->flags2 & UFS_FUSE_OVER_IO_URING_FLAGS2;
+	atomic_store(&ufs->init_unique, in->unique);
 }
 
 static ssize_t chan_read(int fd, void *buf, size_t len, void *userdata)
@@ -49,26 +51,46 @@ static ssize_t chan_read(int fd, void *buf, size_t len, void *userdata)
 	return n;
 }
 
-/* Adds FUSE_PARALLEL_DIROPS to the INIT reply in iov, if that is what it is. */
-static void fix_init_reply(struct ufs *ufs, struct iovec *iov, int count)
+/* The INIT reply in iov, if that is what it is: adds what libfuse 3.14
+ * cannot ask for. Returns whether it was. */
+static bool fix_init_reply(struct ufs *ufs, struct iovec *iov, int count)
 {
 	uint64_t unique = atomic_load(&ufs->init_unique);
-	if (!unique || count < 2 || iov[0].iov_len < sizeof(struct fuse_out_header))
-		return;
+	if (!unique || count < 1 || iov[0].iov_len < sizeof(struct fuse_out_header))
+		return false;
 	const struct fuse_out_header *out = iov[0].iov_base;
 	if (out->unique != unique)
-		return;
+		return false;
 	atomic_store(&ufs->init_done, true);
-	if (out->error == 0 && iov[1].iov_len >= offsetof(struct fuse_init_out, flags) + sizeof(uint32_t))
-		((struct fuse_init_out *)iov[1].iov_base)->flags |= FUSE_PARALLEL_DIROPS;
+	if (out->error != 0 || count < 2 || iov[1].iov_len < offsetof(struct fuse_init_out, flags2) + sizeof(uint32_t))
+		return true;
+	struct fuse_init_out *arg = iov[1].iov_base;
+	if (ufs->kernel_parallel_dirops)
+		arg->flags |= FUSE_PARALLEL_DIROPS;
+	if (ufs->uring) {
+		arg->flags |= FUSE_INIT_EXT;
+		arg->flags2 |= UFS_FUSE_OVER_IO_URING_FLAGS2;
+	}
+	return true;
 }
 
 static ssize_t chan_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
 	struct ufs *ufs = userdata;
-	if (!atomic_load(&ufs->init_done))
-		fix_init_reply(ufs, iov, count);
-	return writev(fd, iov, count);
+	/* a reply to a request that came through io_uring goes back there */
+	ssize_t n = ufs_uring_take_reply(iov, count);
+	if (n < 0) {
+		errno = (int)-n;
+		return -1;
+	}
+	if (n > 0)
+		return n;
+	bool init = !atomic_load(&ufs->init_done) && fix_init_reply(ufs, iov, count);
+	n = writev(fd, iov, count);
+	/* the kernel has taken the INIT reply: the rings may register now */
+	if (init && n > 0)
+		ufs_uring_start(ufs);
+	return n;
 }
 
 static ssize_t chan_splice(int fdin, off_t *offin, int fdout, off_t *offout, size_t len, unsigned int flags,

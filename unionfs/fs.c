@@ -129,6 +129,7 @@ int ufs_open(const struct lamina_union_config *config, struct ufs **ret, struct 
 	ufs_handles_init(ufs);
 	ufs->fsync = config->fsync;
 	ufs->writeback = config->writeback && config->upper;
+	ufs->uring_allowed = config->uring;
 	ufs->timeout = config->timeout;
 	ufs->debug = config->debug;
 	set_xattr_prefix(ufs, "trusted.overlay.");

@@ -37,6 +37,7 @@ struct lamina_union_config *lamina_union_config_new(void)
 	 * branches that do change underneath. */
 	c->timeout = 86400.0;
 	c->threads = 4;
+	c->uring = true;
 	return c;
 }
 
@@ -207,6 +208,10 @@ static int parse_one(struct lamina_union_config *c, const char *opt, struct lm_e
 		c->writeback = opt[10] == '1';
 		return 0;
 	}
+	if (!strcmp(opt, "uring=0") || !strcmp(opt, "uring=1")) {
+		c->uring = opt[6] == '1';
+		return 0;
+	}
 	if (!strcmp(opt, "threaded=0"))
 		return 0; /* lamina is always multithreaded; one thread is never faster */
 #undef KEY
@@ -266,6 +271,7 @@ int lamina_union_config_parse_opts(struct lamina_union_config *c, const char *op
 #undef TAKE_FIELD
 	c->fsync = tmp.fsync;
 	c->writeback = tmp.writeback;
+	c->uring = tmp.uring;
 	c->volatile_ = tmp.volatile_;
 	c->timeout = tmp.timeout;
 	return 0;

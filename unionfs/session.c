@@ -26,10 +26,16 @@ static void ufs_init(void *userdata, struct fuse_conn_info *conn)
 	/* Locks are left to the kernel (local POSIX locks, as fuse-overlayfs
 	 * learned the hard way); splice moves data without copies. */
 	conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
-	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
-		conn->want |= FUSE_CAP_SPLICE_WRITE;
-	if (conn->capable & FUSE_CAP_SPLICE_MOVE)
-		conn->want |= FUSE_CAP_SPLICE_MOVE;
+	/* io_uring where the kernel offers it (see uring.c); its replies
+	 * are written into the ring's buffers, never spliced */
+	if (ufs->uring_allowed && ufs->kernel_uring && ufs_uring_prepare(ufs, fuse_session_fd(ufs->se))) {
+		conn->want &= ~(FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
+	} else {
+		if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+			conn->want |= FUSE_CAP_SPLICE_WRITE;
+		if (conn->capable & FUSE_CAP_SPLICE_MOVE)
+			conn->want |= FUSE_CAP_SPLICE_MOVE;
+	}
 	/* 1 MiB writes and readahead instead of 128 KiB: an eighth of the
 	 * round trips for sequential I/O */
 	conn->max_write = UFS_MAX_IO;
@@ -188,6 +194,7 @@ static int serve(struct ufs *ufs, const struct lamina_union_config *config, stru
 		log_info("mount '%s': session loop ended with %d", config->mountpoint, lr);
 	fuse_loop_cfg_destroy(lc);
 unmount:
+	ufs_uring_stop(ufs); /* a no-op when the loop stopped them */
 	fuse_session_unmount(se);
 signals:
 	fuse_remove_signal_handlers(se);

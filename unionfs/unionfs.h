@@ -57,6 +57,7 @@ struct lamina_union_config {
 	bool writeback;     /* ask for the kernel's writeback cache (writeback=0: no) */
 	double timeout;     /* kernel entry/attr cache timeout, seconds */
 	int threads;        /* idle FUSE workers kept */
+	bool uring;         /* serve through io_uring where the kernel offers it (uring=0: no) */
 };
 
 /* fs.c: one mounted union */
@@ -107,6 +108,10 @@ struct ufs {
 	struct fuse_session *se; /* set once the session exists, for notifications */
 	atomic_uint_fast64_t init_unique; /* the INIT request to fix the reply of (channel.c) */
 	atomic_bool init_done;    /* the INIT reply went out */
+	bool kernel_parallel_dirops; /* offered in INIT (channel.c) */
+	bool kernel_uring;        /* FUSE over io_uring offered in INIT (channel.c) */
+	bool uring_allowed;       /* uring=0 not given */
+	struct ufs_uring *uring;  /* the io_uring workers, when in use (uring.c) */
 	pthread_mutex_t handles_lock;
 	struct ufs_handle handles; /* open handles, a ring; protected by handles_lock */
 };
@@ -298,6 +303,22 @@ void ufs_handles_free_all(struct ufs *ufs);
  * add FUSE_PARALLEL_DIROPS to the INIT reply (libfuse 3.14 leaves it out).
  * After fuse_session_mount(), before the loop. */
 int ufs_channel_attach(struct fuse_session *se);
+
+/* uring.c: FUSE over io_uring */
+struct iovec;
+/* At INIT: makes the workers and their rings; false (and nothing left)
+ * when io_uring cannot serve this mount. */
+bool ufs_uring_prepare(struct ufs *ufs, int fuse_fd);
+/* Once the INIT reply is out: the workers register with the kernel. */
+void ufs_uring_start(struct ufs *ufs);
+/* At the end of the session: stops and frees the workers. */
+void ufs_uring_stop(struct ufs *ufs);
+/* channel.c's writev hook: takes a reply to the request this thread
+ * serves from a ring (its size), 0 when iov is no such reply, or -errno. */
+ssize_t ufs_uring_take_reply(const struct iovec *iov, int count);
+/* Where a reply of size bytes may be built in place, or NULL when this
+ * thread serves no ring request. */
+void *ufs_uring_reply_buffer(size_t size);
 
 /* session.c */
 /* Tells the kernel that node's attributes changed behind its back (a

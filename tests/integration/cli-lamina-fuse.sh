@@ -74,6 +74,63 @@ PATH="$(dirname "$prog"):$PATH" mount.fuse3 lamina-src2 "$top/m3" -t lamina-fuse
 [ "$(cat "$top/m3/f" 2>&1)" = top ] && ok "mount.fuse3 SOURCE MNT -t lamina-fuse" || fail "mount.fuse3 form"
 umount "$top/m3"
 
+# FUSE over io_uring, where the kernel has it (6.14+): with the fuse
+# module's enable_uring on, requests go through the workers pinned to each
+# CPU ("uring-cpuN" threads); with uring=0, or enable_uring off, there are
+# none and /dev/fuse serves. Both must give the same results.
+param=/sys/module/fuse/parameters/enable_uring
+# Voluntary context switches of the daemon of $1's uring workers (each
+# request served wakes one), or "none" without such workers.
+uring_switches() {
+	total=none
+	for t in /proc/$(daemon_of "$1")/task/*; do
+		case $(cat "$t/comm" 2>/dev/null) in
+		uring-cpu*) total=$(( ${total#none} + $(awk '/^voluntary_ctxt_switches/ {print $2}' "$t/status") )) ;;
+		esac
+	done
+	echo "$total"
+}
+# Writes and reads back 200 files through $1; fails naming $2.
+uring_workload() {
+	i=0
+	while [ $i -lt 200 ]; do echo "file $i" > "$1/n$i" || fail "$2: write n$i"; i=$((i + 1)); done
+	[ "$(cat "$1/n199")" = "file 199" ] && [ "$(ls "$1" | wc -l)" = 202 ] || fail "$2: contents"
+	rm -f "$1"/n* || fail "$2: rm"
+}
+if [ -w "$param" ]; then
+	saved=$(cat "$param")
+	for mode in on off; do
+		if [ $mode = on ]; then echo Y > "$param"; else echo N > "$param"; fi
+		rm -rf "$top/u" "$top/w" && mkdir "$top/u" "$top/w"
+		"$prog" -o "lowerdir=$top/l1:$top/l2,upperdir=$top/u,workdir=$top/w" "$top/m3" || fail "mount, enable_uring $mode"
+		uring_workload "$top/m3" "enable_uring $mode"
+		n=$(uring_switches "$top/m3")
+		if [ $mode = on ]; then
+			[ "$n" != none ] && [ "$n" -ge 200 ] && ok "enable_uring on: the uring workers served ($n wake-ups)" ||
+				fail "enable_uring on: uring workers: $n"
+		else
+			[ "$n" = none ] && ok "enable_uring off: /dev/fuse only" || fail "enable_uring off: uring workers: $n"
+		fi
+		fusermount3 -u "$top/m3"
+		wait_gone "$top/m3" || fail "enable_uring $mode: daemon still there after unmount"
+	done
+	echo Y > "$param"
+	rm -rf "$top/u" "$top/w" && mkdir "$top/u" "$top/w"
+	"$prog" -o "lowerdir=$top/l1:$top/l2,upperdir=$top/u,workdir=$top/w,uring=0" "$top/m3" || fail "mount uring=0"
+	uring_workload "$top/m3" "uring=0"
+	[ "$(uring_switches "$top/m3")" = none ] && ok "uring=0: /dev/fuse only" || fail "uring=0 made uring workers"
+	# SIGTERM ends a daemon whose rings are running, and its mount
+	"$prog" -o "lowerdir=$top/l1,upperdir=$top/u,workdir=$top/w" "$top/m2" || fail "mount for SIGTERM"
+	cat "$top/m2/f" > /dev/null
+	kill -TERM "$(daemon_of "$top/m2")"
+	wait_gone "$top/m2" && ok "SIGTERM ends a daemon serving through io_uring" || fail "SIGTERM: daemon still there"
+	mountpoint -q "$top/m2" && fail "SIGTERM left the mount"
+	fusermount3 -u "$top/m3"
+	echo "$saved" > "$param"
+else
+	echo "# io_uring: no writable $param (kernel before 6.14, or not root): not tested"
+fi
+
 # -f stays in the foreground until unmounted.
 "$prog" -f -o "lowerdir=$top/l1" "$top/m3" &
 fg=$!
