@@ -36,6 +36,7 @@ static void note_init(struct ufs *ufs, const void *buf, ssize_t n)
 		return;
 	const struct fuse_init_in *arg = (const void *)(in + 1);
 	ufs->kernel_parallel_dirops = arg->flags & FUSE_PARALLEL_DIROPS;
+	ufs->kernel_killpriv_v2 = arg->flags & FUSE_HANDLE_KILLPRIV_V2;
 	/* flags2 is there when the kernel says so (FUSE 7.36+) */
 	if ((arg->flags & FUSE_INIT_EXT) && n >= (ssize_t)(sizeof(*in) + offsetof(struct fuse_init_in, flags2) + 4))
 		ufs->kernel_uring = arg->flags2 & UFS_FUSE_OVER_IO_URING_FLAGS2;
@@ -46,8 +47,11 @@ static ssize_t chan_read(int fd, void *buf, size_t len, void *userdata)
 {
 	struct ufs *ufs = userdata;
 	ssize_t n = read(fd, buf, len);
-	if (n > 0 && !atomic_load(&ufs->init_done))
-		note_init(ufs, buf, n);
+	if (n > 0) {
+		if (!atomic_load(&ufs->init_done))
+			note_init(ufs, buf, n);
+		ufs_request_note(buf, (size_t)n);
+	}
 	return n;
 }
 
@@ -67,6 +71,9 @@ static bool fix_init_reply(struct ufs *ufs, struct iovec *iov, int count)
 	struct fuse_init_out *arg = iov[1].iov_base;
 	if (ufs->kernel_parallel_dirops)
 		arg->flags |= FUSE_PARALLEL_DIROPS;
+	/* set-ID bits cleared by us, where the kernel marks it (killpriv.c) */
+	if (ufs->kernel_killpriv_v2)
+		arg->flags |= FUSE_HANDLE_KILLPRIV_V2;
 	if (ufs->uring) {
 		arg->flags |= FUSE_INIT_EXT;
 		arg->flags2 |= UFS_FUSE_OVER_IO_URING_FLAGS2;

@@ -228,8 +228,16 @@ static int node_setattr(struct ufs *ufs, struct ufs_node *node, const struct sta
 void ufs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi)
 {
 	struct ufs *ufs = ufs_of(req);
+	struct ufs_node *node = ufs_node_of(ufs, ino);
 	struct stat st;
-	int r = node_setattr(ufs, ufs_node_of(ufs, ino), attr, to_set, fi, &st);
+	int r = node_setattr(ufs, node, attr, to_set, fi, &st);
+	/* a truncation or chown marked to clear the set-ID bits (killpriv.c;
+	 * a mode set in the same request has them as the caller wants) */
+	if (r >= 0 && ufs_request_kills_suidgid() && !(to_set & FUSE_SET_ATTR_MODE) &&
+	    ufs_mode_without_suidgid(st.st_mode) != st.st_mode) {
+		struct stat mode = { .st_mode = ufs_mode_without_suidgid(st.st_mode) };
+		r = node_setattr(ufs, node, &mode, FUSE_SET_ATTR_MODE, fi, &st);
+	}
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else

@@ -115,6 +115,13 @@ void ufs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	int layer = atomic_load(&node->layer);
 	int fd = ufs_node_open(ufs, node, ufs_branch_open_flags(ufs, fi->flags));
+	if (fd >= 0 && (fi->flags & O_TRUNC) && ufs_request_kills_suidgid()) {
+		r = ufs_kill_suidgid_fd(fd);
+		if (r < 0) {
+			close(fd);
+			fd = r;
+		}
+	}
 	if (fd < 0) {
 		fuse_reply_err(req, -fd);
 		return;
@@ -168,7 +175,10 @@ void ufs_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in, of
 	out.buf[0].fd = fd;
 	out.buf[0].pos = off;
 	ssize_t n = fuse_buf_copy(&out, in, 0);
-	if (n < 0)
+	int r = n > 0 && ufs_request_kills_suidgid() ? ufs_kill_suidgid_fd(fd) : 0;
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else if (n < 0)
 		fuse_reply_err(req, -n);
 	else
 		fuse_reply_write(req, (size_t)n);

@@ -110,6 +110,7 @@ struct ufs {
 	atomic_bool init_done;    /* the INIT reply went out */
 	bool kernel_parallel_dirops; /* offered in INIT (channel.c) */
 	bool kernel_uring;        /* FUSE over io_uring offered in INIT (channel.c) */
+	bool kernel_killpriv_v2;  /* FUSE_HANDLE_KILLPRIV_V2 offered in INIT (channel.c) */
 	bool uring_allowed;       /* uring=0 not given */
 	struct ufs_uring *uring;  /* the io_uring workers, when in use (uring.c) */
 	pthread_mutex_t handles_lock;
@@ -303,6 +304,15 @@ void ufs_handles_free_all(struct ufs *ufs);
  * add FUSE_PARALLEL_DIROPS to the INIT reply (libfuse 3.14 leaves it out).
  * After fuse_session_mount(), before the loop. */
 int ufs_channel_attach(struct fuse_session *se);
+
+/* killpriv.c: the set-ID bits a request must clear (FUSE_HANDLE_KILLPRIV_V2) */
+/* Reads the marks of the raw request buf (fuse_in_header first) that this
+ * thread is about to serve. */
+void ufs_request_note(const void *buf, size_t len);
+bool ufs_request_kills_suidgid(void);
+/* mode without S_ISUID, and without S_ISGID where group-executable. */
+mode_t ufs_mode_without_suidgid(mode_t mode);
+int ufs_kill_suidgid_fd(int fd);
 
 /* uring.c: FUSE over io_uring */
 struct iovec;

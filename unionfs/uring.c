@@ -173,6 +173,7 @@ static void serve_request(struct uring_worker *w)
 	memcpy(start, in, sizeof(*in));
 	memcpy(start + sizeof(*in), w->hdr->op_in, op_len);
 	struct fuse_buf fbuf = { .mem = start, .size = in->len };
+	ufs_request_note(start, in->len);
 	current_worker = w;
 	fuse_session_process_buf(w->ufs->se, &fbuf);
 	current_worker = NULL;

@@ -318,6 +318,48 @@ static void st_as_user(struct tl_ctx *ctx)
 	obs(ctx, "lo");
 }
 
+/* What clears the set-ID bits of "losuid" (06775, 1000:1000): its owner,
+ * without CAP_FSETID, writing, truncating, opening with O_TRUNC. */
+static void suid_user_action(struct tl_ctx *ctx, const void *arg)
+{
+	const char *action = arg;
+	int fd;
+
+	if (!strcmp(action, "write")) {
+		fd = T(openat(ROOT, "losuid", O_WRONLY | O_APPEND));
+		T(write(fd, "#\n", 2));
+		CLOSE(fd);
+	} else if (!strcmp(action, "truncate")) {
+		T(truncate(P("losuid"), 4));
+	} else {
+		fd = T(openat(ROOT, "losuid", O_WRONLY | O_TRUNC));
+		CLOSE(fd);
+	}
+}
+
+/* The set-ID bits cleared as the kernel clears them: by a write, a
+ * truncation or an O_TRUNC open of a user without CAP_FSETID (both bits:
+ * the file is group-executable), first on the lower file (the action
+ * copies it up), then on the upper copy; not by root's write; always by a
+ * chown. */
+static void st_suid_kill(struct tl_ctx *ctx)
+{
+	static const char *const actions[] = { "write", "truncate", "otrunc", "write" };
+	int fd;
+
+	for (size_t i = 0; i < ELEMENTSOF(actions); i++) {
+		in_child(ctx, 1000, 1000, suid_user_action, actions[i]);
+		obs(ctx, "losuid");
+		T(fchmodat(ROOT, "losuid", 06775, 0));
+	}
+	fd = T(openat(ROOT, "losuid", O_WRONLY | O_APPEND));
+	T(write(fd, "#\n", 2));
+	CLOSE(fd);
+	obs(ctx, "losuid");
+	T(fchownat(ROOT, "losuid", 1000, 1000, 0));
+	obs(ctx, "losuid");
+}
+
 /* ---- fallocate, SEEK_DATA/SEEK_HOLE, copy_file_range */
 
 static void st_fallocate(struct tl_ctx *ctx)
@@ -624,6 +666,7 @@ static const struct tl_scenario scenarios[] = {
 	SC("statfs", STD, st_statfs, NULL),
 	SC("access-root", STD, st_access, NULL),
 	SC("permissions-as-user", STD, st_as_user, NULL),
+	SC("set-id-bits-cleared", STD, st_suid_kill, NULL),
 	SC("fallocate-lower", STD, st_fallocate, "lo"),
 	SC("fallocate-upper", STD, st_fallocate, "up"),
 	SC("seek-data-hole-lower", STD, st_seek, "ro"),
