@@ -130,6 +130,7 @@ int ufs_open(const struct lamina_union_config *config, struct ufs **ret, struct 
 	ufs->fsync = config->fsync;
 	ufs->writeback = config->writeback && config->upper;
 	ufs->uring_allowed = config->uring;
+	ufs->dir_readahead = config->dir_readahead;
 	ufs->timeout = config->timeout;
 	ufs->debug = config->debug;
 	set_xattr_prefix(ufs, "trusted.overlay.");
@@ -181,6 +182,7 @@ struct ufs *ufs_close(struct ufs *ufs)
 {
 	if (!ufs)
 		return NULL;
+	ufs_dirahead_stop(ufs); /* it reads the layers */
 	ufs_handles_free_all(ufs); /* before the nodes they refer to */
 	ufs_node_table_free(ufs);
 	for (int i = 0; ufs->layers && i < ufs->nlayers; i++) {

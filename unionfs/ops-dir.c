@@ -158,6 +158,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 		ufs_dir_listing_free(&d->listing);
 		d->listing = fresh;
 		d->listed = true;
+		if (off == 0)
+			ufs_dirahead_listed(ufs, dir, &d->listing);
 	}
 	size_t used = 0;
 	for (off_t i = off; i < (off_t)d->listing.n + 2; i++) {

@@ -38,6 +38,7 @@ struct lamina_union_config *lamina_union_config_new(void)
 	c->timeout = 86400.0;
 	c->threads = 4;
 	c->uring = true;
+	c->dir_readahead = true;
 	return c;
 }
 
@@ -212,6 +213,10 @@ static int parse_one(struct lamina_union_config *c, const char *opt, struct lm_e
 		c->uring = opt[6] == '1';
 		return 0;
 	}
+	if (!strcmp(opt, "dir_readahead=0") || !strcmp(opt, "dir_readahead=1")) {
+		c->dir_readahead = opt[14] == '1';
+		return 0;
+	}
 	if (!strcmp(opt, "threaded=0"))
 		return 0; /* lamina is always multithreaded; one thread is never faster */
 #undef KEY
@@ -272,6 +277,7 @@ int lamina_union_config_parse_opts(struct lamina_union_config *c, const char *op
 	c->fsync = tmp.fsync;
 	c->writeback = tmp.writeback;
 	c->uring = tmp.uring;
+	c->dir_readahead = tmp.dir_readahead;
 	c->volatile_ = tmp.volatile_;
 	c->timeout = tmp.timeout;
 	return 0;

@@ -58,6 +58,9 @@ static void ufs_init(void *userdata, struct fuse_conn_info *conn)
 	/* Directories opened by the kernel alone, their listings cached by
 	 * it (see ufs_op_opendir); like every cache, off with timeout=0. */
 	ufs->no_opendir = ufs->timeout > 0 && (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT);
+	/* a thread of its own: started here, after the fork of daemonizing */
+	if (ufs->dir_readahead && ufs_dirahead_start(ufs) < 0)
+		log_warn("directory read-ahead: cannot start its thread");
 	if (ufs->no_opendir)
 		conn->want |= FUSE_CAP_NO_OPENDIR_SUPPORT;
 }

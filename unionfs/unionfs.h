@@ -58,6 +58,7 @@ struct lamina_union_config {
 	double timeout;     /* kernel entry/attr cache timeout, seconds */
 	int threads;        /* idle FUSE workers kept */
 	bool uring;         /* serve through io_uring where the kernel offers it (uring=0: no) */
+	bool dir_readahead; /* read subdirectories ahead of a walk (dir_readahead=0: no) */
 };
 
 /* fs.c: one mounted union */
@@ -113,6 +114,8 @@ struct ufs {
 	bool kernel_killpriv_v2;  /* FUSE_HANDLE_KILLPRIV_V2 offered in INIT (channel.c) */
 	bool uring_allowed;       /* uring=0 not given */
 	struct ufs_uring *uring;  /* the io_uring workers, when in use (uring.c) */
+	bool dir_readahead;       /* dir_readahead=0 not given */
+	struct ufs_dirahead *dirahead; /* the read-ahead thread, once the session runs (dirahead.c) */
 	pthread_mutex_t handles_lock;
 	struct ufs_handle handles; /* open handles, a ring; protected by handles_lock */
 };
@@ -313,6 +316,14 @@ bool ufs_request_kills_suidgid(void);
 /* mode without S_ISUID, and without S_ISGID where group-executable. */
 mode_t ufs_mode_without_suidgid(mode_t mode);
 int ufs_kill_suidgid_fd(int fd);
+
+/* dirahead.c: reading directories ahead of a walk */
+struct ufs_dir_listing;
+/* Starts the thread (once the session runs: not before a fork). */
+int ufs_dirahead_start(struct ufs *ufs);
+void ufs_dirahead_stop(struct ufs *ufs);
+/* dir has just been listed for the kernel: queue its subdirectories. */
+void ufs_dirahead_listed(struct ufs *ufs, struct ufs_node *dir, const struct ufs_dir_listing *listing);
 
 /* uring.c: FUSE over io_uring */
 struct iovec;

@@ -131,6 +131,39 @@ else
 	echo "# io_uring: no writable $param (kernel before 6.14, or not root): not tested"
 fi
 
+# Directory read-ahead (unionfs/dirahead.c): a listing wakes the "dirahead"
+# thread, which reads the subdirectories below it; with dir_readahead=0 the
+# thread does not exist. Either way the merged view is the same.
+# Its run time in ns (schedstat), or "none" without the thread.
+dirahead_runtime() {
+	for t in /proc/$(daemon_of "$1")/task/*; do
+		if [ "$(cat "$t/comm" 2>/dev/null)" = dirahead ]; then
+			cut -d' ' -f1 "$t/schedstat"
+			return
+		fi
+	done
+	echo none
+}
+mkdir -p "$top/l1/ra/a/b" "$top/l1/ra/c" "$top/l2/ra/d"
+expected=$(cd "$top/l1" && find ra | sort; cd "$top/l2" && find ra/d)
+for opt in dir_readahead=1 dir_readahead=0; do
+	"$prog" -o "lowerdir=$top/l1:$top/l2,$opt" "$top/m3" || fail "mount with $opt"
+	before=$(dirahead_runtime "$top/m3")
+	ls "$top/m3/ra" > /dev/null
+	sleep 0.3
+	after=$(dirahead_runtime "$top/m3")
+	got=$(cd "$top/m3" && find ra | sort)
+	[ "$got" = "$(echo "$expected" | sort)" ] || fail "$opt: the tree is '$got'"
+	if [ $opt = dir_readahead=1 ]; then
+		[ "$after" != none ] && [ "$after" -gt "$before" ] && ok "$opt: a listing sets the read-ahead thread to work" ||
+			fail "$opt: read-ahead thread run time $before -> $after"
+	else
+		[ "$after" = none ] && ok "$opt: no read-ahead thread" || fail "$opt: a read-ahead thread ran ($after)"
+	fi
+	fusermount3 -u "$top/m3"
+	wait_gone "$top/m3" || fail "$opt: daemon still there after unmount"
+done
+
 # -f stays in the foreground until unmounted.
 "$prog" -f -o "lowerdir=$top/l1" "$top/m3" &
 fg=$!

@@ -102,6 +102,11 @@ START_TEST(writeback_and_timeout)
 	ck_assert(!c->uring);
 	ck_assert_int_eq(lamina_union_config_parse_opts(c, "uring=1", NULL), 0);
 	ck_assert(c->uring);
+	ck_assert(c->dir_readahead);
+	ck_assert_int_eq(lamina_union_config_parse_opts(c, "dir_readahead=0", NULL), 0);
+	ck_assert(!c->dir_readahead);
+	ck_assert_int_eq(lamina_union_config_parse_opts(c, "dir_readahead=1", NULL), 0);
+	ck_assert(c->dir_readahead);
 	ck_assert_int_eq(lamina_union_config_parse_opts(c, "timeout=-1", NULL), -EINVAL);
 	ck_assert_int_eq(lamina_union_config_parse_opts(c, "timeout=soon", NULL), -EINVAL);
 	lamina_union_config_free(c);
