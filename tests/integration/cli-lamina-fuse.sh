@@ -79,16 +79,22 @@ umount "$top/m3"
 # CPU ("uring-cpuN" threads); with uring=0, or enable_uring off, there are
 # none and /dev/fuse serves. Both must give the same results.
 param=/sys/module/fuse/parameters/enable_uring
-# Voluntary context switches of the daemon of $1's uring workers (each
-# request served wakes one), or "none" without such workers.
-uring_switches() {
+# Voluntary context switches (each one a wake-up) summed over the threads
+# of the daemon of $1 whose name matches the pattern $2, or "none" without
+# such threads.
+thread_switches() {
 	total=none
 	for t in /proc/$(daemon_of "$1")/task/*; do
 		case $(cat "$t/comm" 2>/dev/null) in
-		uring-cpu*) total=$(( ${total#none} + $(awk '/^voluntary_ctxt_switches/ {print $2}' "$t/status") )) ;;
+		$2) total=$(( ${total#none} + $(awk '/^voluntary_ctxt_switches/ {print $2}' "$t/status") )) ;;
 		esac
 	done
 	echo "$total"
+}
+# Unmounts $1 and waits for its daemon to end; fails naming $2.
+unmount_and_wait() {
+	fusermount3 -u "$1"
+	wait_gone "$1" || fail "$2: daemon still there after unmount"
 }
 # Writes and reads back 200 files through $1; fails naming $2.
 uring_workload() {
@@ -104,21 +110,20 @@ if [ -w "$param" ]; then
 		rm -rf "$top/u" "$top/w" && mkdir "$top/u" "$top/w"
 		"$prog" -o "lowerdir=$top/l1:$top/l2,upperdir=$top/u,workdir=$top/w" "$top/m3" || fail "mount, enable_uring $mode"
 		uring_workload "$top/m3" "enable_uring $mode"
-		n=$(uring_switches "$top/m3")
+		n=$(thread_switches "$top/m3" 'uring-cpu*')
 		if [ $mode = on ]; then
 			[ "$n" != none ] && [ "$n" -ge 200 ] && ok "enable_uring on: the uring workers served ($n wake-ups)" ||
 				fail "enable_uring on: uring workers: $n"
 		else
 			[ "$n" = none ] && ok "enable_uring off: /dev/fuse only" || fail "enable_uring off: uring workers: $n"
 		fi
-		fusermount3 -u "$top/m3"
-		wait_gone "$top/m3" || fail "enable_uring $mode: daemon still there after unmount"
+		unmount_and_wait "$top/m3" "enable_uring $mode"
 	done
 	echo Y > "$param"
 	rm -rf "$top/u" "$top/w" && mkdir "$top/u" "$top/w"
 	"$prog" -o "lowerdir=$top/l1:$top/l2,upperdir=$top/u,workdir=$top/w,uring=0" "$top/m3" || fail "mount uring=0"
 	uring_workload "$top/m3" "uring=0"
-	[ "$(uring_switches "$top/m3")" = none ] && ok "uring=0: /dev/fuse only" || fail "uring=0 made uring workers"
+	[ "$(thread_switches "$top/m3" 'uring-cpu*')" = none ] && ok "uring=0: /dev/fuse only" || fail "uring=0 made uring workers"
 	# SIGTERM ends a daemon whose rings are running, and its mount
 	"$prog" -o "lowerdir=$top/l1,upperdir=$top/u,workdir=$top/w" "$top/m2" || fail "mount for SIGTERM"
 	cat "$top/m2/f" > /dev/null
@@ -134,34 +139,23 @@ fi
 # Directory read-ahead (unionfs/dirahead.c): a listing wakes the "dirahead"
 # thread, which reads the subdirectories below it; with dir_readahead=0 the
 # thread does not exist. Either way the merged view is the same.
-# Its run time in ns (schedstat), or "none" without the thread.
-dirahead_runtime() {
-	for t in /proc/$(daemon_of "$1")/task/*; do
-		if [ "$(cat "$t/comm" 2>/dev/null)" = dirahead ]; then
-			cut -d' ' -f1 "$t/schedstat"
-			return
-		fi
-	done
-	echo none
-}
 mkdir -p "$top/l1/ra/a/b" "$top/l1/ra/c" "$top/l2/ra/d"
 expected=$(cd "$top/l1" && find ra | sort; cd "$top/l2" && find ra/d)
 for opt in dir_readahead=1 dir_readahead=0; do
 	"$prog" -o "lowerdir=$top/l1:$top/l2,$opt" "$top/m3" || fail "mount with $opt"
-	before=$(dirahead_runtime "$top/m3")
+	before=$(thread_switches "$top/m3" dirahead)
 	ls "$top/m3/ra" > /dev/null
 	sleep 0.3
-	after=$(dirahead_runtime "$top/m3")
+	after=$(thread_switches "$top/m3" dirahead)
 	got=$(cd "$top/m3" && find ra | sort)
 	[ "$got" = "$(echo "$expected" | sort)" ] || fail "$opt: the tree is '$got'"
 	if [ $opt = dir_readahead=1 ]; then
 		[ "$after" != none ] && [ "$after" -gt "$before" ] && ok "$opt: a listing sets the read-ahead thread to work" ||
-			fail "$opt: read-ahead thread run time $before -> $after"
+			fail "$opt: read-ahead thread wake-ups $before -> $after"
 	else
 		[ "$after" = none ] && ok "$opt: no read-ahead thread" || fail "$opt: a read-ahead thread ran ($after)"
 	fi
-	fusermount3 -u "$top/m3"
-	wait_gone "$top/m3" || fail "$opt: daemon still there after unmount"
+	unmount_and_wait "$top/m3" "$opt"
 done
 
 # -f stays in the foreground until unmounted.
