@@ -311,10 +311,37 @@ static void uring_free(struct ufs_uring *u)
 	free(u);
 }
 
+/* How many CPUs the kernel has queues for: num_possible_cpus(), the
+ * weight of /sys/devices/system/cpu/possible ("0-3,8-11"). */
+static int possible_cpus(void)
+{
+	FILE *f = fopen("/sys/devices/system/cpu/possible", "re");
+	int n = 0, a, b;
+	if (!f)
+		return get_nprocs_conf();
+	for (;;) {
+		int k = fscanf(f, "%d", &a);
+		if (k != 1)
+			break;
+		b = a;
+		if (fscanf(f, "-%d", &b) < 0)
+			break;
+		n += b - a + 1;
+		if (fgetc(f) != ',')
+			break;
+	}
+	fclose(f);
+	return n > 0 ? n : get_nprocs_conf();
+}
+
 bool ufs_uring_prepare(struct ufs *ufs, int fuse_fd)
 {
-	/* the kernel wants every possible CPU's queue registered */
-	int ncpus = get_nprocs_conf();
+	/* The kernel lets requests wait until every possible CPU's queue has
+	 * an entry; past a few hundred CPUs /dev/fuse does better than that
+	 * many idle workers. */
+	int ncpus = possible_cpus();
+	if (ncpus > 256)
+		return false;
 	struct ufs_uring *u = calloc(1, sizeof(*u));
 	if (!u || ncpus < 1)
 		goto fail;
