@@ -45,4 +45,9 @@ struct ufs_uring_cmd_req {
 	uint8_t padding[6];
 };
 
+/* The kernel's sizes: a mismatch here is a wrong protocol, caught at build. */
+_Static_assert(sizeof(struct ufs_uring_ent_in_out) == 32, "fuse_uring_ent_in_out");
+_Static_assert(sizeof(struct ufs_uring_req_header) == 288, "fuse_uring_req_header");
+_Static_assert(sizeof(struct ufs_uring_cmd_req) == 24, "fuse_uring_cmd_req (must fit the SQE's 80 bytes)");
+
 #endif
