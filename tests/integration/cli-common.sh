@@ -1,6 +1,7 @@
 # tests/integration/cli-common.sh: sourced by the cli-*.sh tests: a scratch
 # folder $top that is unmounted and removed at exit, ok/fail reporting, and
-# finish (the summary line and the exit status). A script that sets
+# finish (the summary line and the exit status), and set_kernel_param, whose
+# changes are undone at exit. A script that sets
 # CLI_NEEDS (words: root, fuse, jq) before sourcing is skipped (77) with the
 # reason when the machine lacks one.
 for need in ${CLI_NEEDS:-}; do
@@ -12,7 +13,18 @@ for need in ${CLI_NEEDS:-}; do
 done
 top=$(mktemp -d "${TMPDIR:-/tmp}/lamina-cli-XXXXXX")
 fails=0
+# "FILE VALUE" lines: kernel settings a test changed, put back at exit
+# (set_kernel_param), even when the test is cut short.
+params_saved=$top.params
+set_kernel_param() {
+	grep -q "^$1 " "$params_saved" 2>/dev/null || echo "$1 $(cat "$1")" >> "$params_saved"
+	echo "$2" > "$1"
+}
 cleanup() {
+	if [ -f "$params_saved" ]; then
+		while read -r file value; do echo "$value" > "$file"; done < "$params_saved"
+		rm -f "$params_saved"
+	fi
 	grep -o " $top/[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m"; done
 	losetup -a 2>/dev/null | grep "($top/" | cut -d: -f1 | while read -r d; do losetup -d "$d"; done
 	rm -rf "$top"

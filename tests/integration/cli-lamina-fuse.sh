@@ -104,9 +104,8 @@ uring_workload() {
 	rm -f "$1"/n* || fail "$2: rm"
 }
 if [ -w "$param" ]; then
-	saved=$(cat "$param")
 	for mode in on off; do
-		if [ $mode = on ]; then echo Y > "$param"; else echo N > "$param"; fi
+		if [ $mode = on ]; then set_kernel_param "$param" Y; else set_kernel_param "$param" N; fi
 		rm -rf "$top/u" "$top/w" && mkdir "$top/u" "$top/w"
 		"$prog" -o "lowerdir=$top/l1:$top/l2,upperdir=$top/u,workdir=$top/w" "$top/m3" || fail "mount, enable_uring $mode"
 		uring_workload "$top/m3" "enable_uring $mode"
@@ -119,11 +118,26 @@ if [ -w "$param" ]; then
 		fi
 		unmount_and_wait "$top/m3" "enable_uring $mode"
 	done
-	echo Y > "$param"
+	set_kernel_param "$param" Y
 	rm -rf "$top/u" "$top/w" && mkdir "$top/u" "$top/w"
 	"$prog" -o "lowerdir=$top/l1:$top/l2,upperdir=$top/u,workdir=$top/w,uring=0" "$top/m3" || fail "mount uring=0"
 	uring_workload "$top/m3" "uring=0"
 	[ "$(thread_switches "$top/m3" 'uring-cpu*')" = none ] && ok "uring=0: /dev/fuse only" || fail "uring=0 made uring workers"
+	# io_uring offered by FUSE but refused to the process (the
+	# kernel.io_uring_disabled sysctl): no rings can be made, so the INIT
+	# reply must not promise them (a promised ring that never comes would
+	# hang every request); /dev/fuse serves
+	sysctl=/proc/sys/kernel/io_uring_disabled
+	if [ -w "$sysctl" ]; then
+		set_kernel_param "$sysctl" 2
+		timeout 20 "$prog" -o "lowerdir=$top/l1:$top/l2,upperdir=$top/u,workdir=$top/w" "$top/m2" ||
+			fail "mount with io_uring_disabled=2"
+		[ "$(timeout 10 cat "$top/m2/f" 2>&1)" = top ] && [ "$(thread_switches "$top/m2" 'uring-cpu*')" = none ] &&
+			ok "io_uring refused to the process: served through /dev/fuse" ||
+			fail "io_uring_disabled=2: the mount does not answer, or has uring workers"
+		set_kernel_param "$sysctl" 0
+		unmount_and_wait "$top/m2" "io_uring_disabled=2"
+	fi
 	# SIGTERM ends a daemon whose rings are running, and its mount
 	"$prog" -o "lowerdir=$top/l1,upperdir=$top/u,workdir=$top/w" "$top/m2" || fail "mount for SIGTERM"
 	cat "$top/m2/f" > /dev/null
@@ -131,7 +145,6 @@ if [ -w "$param" ]; then
 	wait_gone "$top/m2" && ok "SIGTERM ends a daemon serving through io_uring" || fail "SIGTERM: daemon still there"
 	mountpoint -q "$top/m2" && fail "SIGTERM left the mount"
 	fusermount3 -u "$top/m3"
-	echo "$saved" > "$param"
 else
 	echo "# io_uring: no writable $param (kernel before 6.14, or not root): not tested"
 fi
