@@ -58,11 +58,11 @@ static void ufs_init(void *userdata, struct fuse_conn_info *conn)
 	/* Directories opened by the kernel alone, their listings cached by
 	 * it (see ufs_op_opendir); like every cache, off with timeout=0. */
 	ufs->no_opendir = ufs->timeout > 0 && (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT);
+	if (ufs->no_opendir)
+		conn->want |= FUSE_CAP_NO_OPENDIR_SUPPORT;
 	/* a thread of its own: started here, after the fork of daemonizing */
 	if (ufs->dir_readahead && ufs_dirahead_start(ufs) < 0)
 		log_warn("directory read-ahead: cannot start its thread");
-	if (ufs->no_opendir)
-		conn->want |= FUSE_CAP_NO_OPENDIR_SUPPORT;
 }
 
 const struct fuse_lowlevel_ops ufs_ops = {
@@ -197,7 +197,9 @@ static int serve(struct ufs *ufs, const struct lamina_union_config *config, stru
 		log_info("mount '%s': session loop ended with %d", config->mountpoint, lr);
 	fuse_loop_cfg_destroy(lc);
 unmount:
-	ufs_uring_stop(ufs); /* a no-op when the loop stopped them */
+	/* the io_uring workers end with the connection (or within a second
+	 * of being told to, when a signal ended the loop): join them */
+	ufs_uring_stop(ufs);
 	fuse_session_unmount(se);
 signals:
 	fuse_remove_signal_handlers(se);
