@@ -93,6 +93,11 @@ struct lm_untar {
 	struct dir_meta *dirs;
 	size_t ndirs, capdirs;
 	char label[192]; /* the current entry's name, escaped for messages */
+	/* The previous entry's parent folder, kept open for the next entry in
+	 * the same folder (a tar lists siblings together): one openat2 and one
+	 * close less per entry. */
+	char *parent_path;
+	int parent_fd;
 };
 
 /* A refusal: bad input, not a system error. */
@@ -229,6 +234,49 @@ static int open_parent(struct lm_untar *x, const char *path, const char **ret_na
 		return refuse(x, "path leaves the target");
 	if (fd < 0)
 		return entry_fail(x, fd, "cannot open the parent folder");
+	return fd;
+}
+
+static void parent_forget(struct lm_untar *x)
+{
+	free(x->parent_path);
+	x->parent_path = NULL;
+	if (x->parent_fd >= 0)
+		close(x->parent_fd);
+	x->parent_fd = -1;
+}
+
+/* An entry at path may replace the kept folder when path is that folder
+ * or holds it: forget it then. */
+static void parent_forget_under(struct lm_untar *x, const char *path)
+{
+	if (!x->parent_path)
+		return;
+	size_t len = strlen(path);
+	if (!strncmp(x->parent_path, path, len) && (x->parent_path[len] == '\0' || x->parent_path[len] == '/'))
+		parent_forget(x);
+}
+
+/* The folder that will hold path, open (the kept one when it is the
+ * same); the fd stays x's. */
+static int entry_parent(struct lm_untar *x, const char *path, const char **ret_name)
+{
+	const char *slash = strrchr(path, '/');
+	size_t len = slash ? (size_t)(slash - path) : 0;
+	if (x->parent_path && strlen(x->parent_path) == len && !strncmp(x->parent_path, path, len)) {
+		*ret_name = slash ? slash + 1 : path;
+		return x->parent_fd;
+	}
+	int fd = open_parent(x, path, ret_name);
+	if (fd < 0)
+		return fd;
+	parent_forget(x);
+	x->parent_path = strndup(path, len);
+	if (!x->parent_path) {
+		close(fd);
+		return entry_fail(x, -ENOMEM, "cannot extract");
+	}
+	x->parent_fd = fd;
 	return fd;
 }
 
@@ -504,13 +552,16 @@ static int extract_entry(struct lm_untar *x, struct archive_entry *e)
 	mode_t type = archive_entry_filetype(e);
 	if (!*path)
 		return (type == AE_IFDIR && !hardlink) ? defer_dir(x, path, e) : refuse(x, "names the target itself");
-	if (x->hooks && x->hooks->entry && (r = x->hooks->entry(x->hooks->ctx, x, e, path)) != 0)
+	parent_forget_under(x, path);
+	if (x->hooks && x->hooks->entry && (r = x->hooks->entry(x->hooks->ctx, x, e, path)) != 0) {
+		parent_forget(x); /* what a hook changed is its own business */
 		return r < 0 ? r : 0;
+	}
 	if (!hardlink && type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK && type != AE_IFIFO &&
 	    type != AE_IFCHR && type != AE_IFBLK)
 		return refuse(x, "unsupported entry type");
 	const char *name;
-	_cleanup_close_ int pfd = open_parent(x, path, &name);
+	int pfd = entry_parent(x, path, &name);
 	if (pfd < 0)
 		return pfd;
 	if (hardlink)
@@ -569,6 +620,7 @@ static void extract_release(struct lm_untar *x)
 	}
 	free(x->dirs);
 	tdestroy(x->done, free);
+	parent_forget(x);
 }
 
 static int extract_all(struct lm_untar *x)
@@ -576,8 +628,10 @@ static int extract_all(struct lm_untar *x)
 	for (size_t n = 0;; n++) {
 		struct archive_entry *e;
 		int ar = archive_read_next_header(x->a, &e);
-		if (ar == ARCHIVE_EOF)
+		if (ar == ARCHIVE_EOF) {
+			parent_forget(x); /* the finish hook and the folders' times come next */
 			return 0;
+		}
 		if (ar < ARCHIVE_WARN) {
 			int r = lm_tar_errno(x->a, -EINVAL);
 			if (n == 0)
@@ -613,6 +667,7 @@ int lm_untar_run(struct archive *a, int fd_in, int dirfd, const struct lm_tar_ex
 		.hooks = hooks,
 		.what = opts && opts->what ? opts->what : "tar",
 		.err = err,
+		.parent_fd = -1,
 	};
 	int r = untar_open(&x, fd_in);
 	if (r >= 0)
