@@ -43,6 +43,7 @@ struct tee {
 	int fd;
 	struct archive *raw; /* A: decompression */
 	struct digest in, tar;
+	bool plain; /* no compression: the input's digest would be the DiffID, and is not kept */
 	char inbuf[TEE_BUF], tarbuf[TEE_BUF];
 };
 
@@ -52,9 +53,10 @@ static int digest_init(struct digest *d)
 	return d->md && EVP_DigestInit_ex(d->md, EVP_sha256(), NULL) == 1 ? 0 : -ENOMEM;
 }
 
-static void digest_add(struct digest *d, const void *buf, size_t n)
+static void digest_add(struct digest *d, const void *buf, size_t n, bool hash)
 {
-	EVP_DigestUpdate(d->md, buf, n);
+	if (hash)
+		EVP_DigestUpdate(d->md, buf, n);
 	d->n += n;
 }
 
@@ -82,7 +84,8 @@ static la_ssize_t raw_read(struct archive *a, void *ctx, const void **buf)
 			archive_set_error(a, errno, "cannot read the input");
 			return -1;
 		}
-		digest_add(&t->in, t->inbuf, n);
+		/* a plain tar's bytes are hashed once, as the DiffID */
+		digest_add(&t->in, t->inbuf, n, !t->plain);
 		*buf = t->inbuf;
 		return n;
 	}
@@ -97,7 +100,7 @@ static la_ssize_t tar_read(struct archive *b, void *ctx, const void **buf)
 		archive_set_error(b, e > 0 ? e : EINVAL, "%s", lm_tar_error_string(t->raw));
 		return -1;
 	}
-	digest_add(&t->tar, t->tarbuf, n);
+	digest_add(&t->tar, t->tarbuf, n, true);
 	*buf = t->tarbuf;
 	return n;
 }
@@ -119,6 +122,7 @@ static int tee_setup(struct tee *t, struct archive *b, const char *what, struct 
 	    archive_read_next_header(t->raw, &e) != ARCHIVE_OK)
 		return lm_err_plain(err, lm_tar_errno(t->raw, -EINVAL), "%s: input is not a tar archive: %s", what,
 				    archive_error_string(t->raw) ? archive_error_string(t->raw) : "empty input");
+	t->plain = archive_filter_code(t->raw, 0) == ARCHIVE_FILTER_NONE;
 	return 0;
 }
 
@@ -127,7 +131,7 @@ static int tee_drain(struct tee *t, const char *what, struct lm_error *err)
 {
 	la_ssize_t n;
 	while ((n = archive_read_data(t->raw, t->tarbuf, sizeof(t->tarbuf))) > 0)
-		digest_add(&t->tar, t->tarbuf, n);
+		digest_add(&t->tar, t->tarbuf, n, true);
 	if (n < 0)
 		return lm_err_plain(err, lm_tar_errno(t->raw, -EINVAL), "%s: cannot read the input after the tar: %s",
 				    what, lm_tar_error_string(t->raw));
@@ -172,7 +176,7 @@ static int fill_result(struct tee *t, struct gd_layer_apply *la, uint64_t bytes,
 	res.uncompressed_size = t->tar.n;
 	if (digest_final(&t->tar, res.diff_id) < 0 || digest_final(&t->in, res.compressed_digest) < 0)
 		return -EIO;
-	if (archive_filter_code(t->raw, 0) == ARCHIVE_FILTER_NONE)
+	if (t->plain)
 		res.compressed_digest[0] = '\0';
 	int r = gd_layer_apply_take_hashes(la, &res.hashes, &res.n_hashes);
 	if (r < 0)
