@@ -14,9 +14,15 @@
  * (node.c and the directory handle's lock serialise what they share), so
  * the reply gets the flag whenever the kernel offered it.
  *
- * Thread-safety: the hooks run in every worker thread. The INIT state in
- * struct ufs is atomic, and written only while the INIT request is served,
- * before the kernel sends any other.
+ * The INIT reply also gets FUSE_HANDLE_KILLPRIV_V2 (killpriv.c) and FUSE
+ * over io_uring (uring.c) where the kernel offered them; libfuse 3.14 has
+ * no capability for either. The read hook hands every request to
+ * ufs_request_note() before libfuse parses it, for the marks libfuse drops.
+ *
+ * Thread-safety: the hooks run in every worker thread. What the kernel
+ * offered is written while the INIT request is read and served, in one
+ * thread, before the kernel sends any other request; init_unique and
+ * init_done are atomic for the other threads' checks.
  */
 #include <errno.h>
 #include <fcntl.h>
