@@ -27,7 +27,9 @@ static void ufs_init(void *userdata, struct fuse_conn_info *conn)
 	 * learned the hard way); splice moves data without copies. */
 	conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
 	/* io_uring where the kernel offers it (see uring.c); its replies
-	 * are written into the ring's buffers, never spliced */
+	 * are written into the ring's buffers, never spliced. Never
+	 * FUSE_CAP_SPLICE_READ: requests must come through channel.c's read
+	 * hook, which reads the set-ID marks libfuse drops (killpriv.c). */
 	if (ufs->uring_allowed && ufs->kernel_uring && ufs_uring_prepare(ufs, fuse_session_fd(ufs->se))) {
 		conn->want &= ~(FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
 	} else {
