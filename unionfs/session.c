@@ -30,6 +30,7 @@ static void ufs_init(void *userdata, struct fuse_conn_info *conn)
 	 * are written into the ring's buffers, never spliced. Never
 	 * FUSE_CAP_SPLICE_READ: requests must come through channel.c's read
 	 * hook, which reads the set-ID marks libfuse drops (killpriv.c). */
+	conn->want &= ~FUSE_CAP_SPLICE_READ;
 	if (ufs->uring_allowed && ufs->kernel_uring && ufs_uring_prepare(ufs, fuse_session_fd(ufs->se))) {
 		conn->want &= ~(FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
 	} else {
