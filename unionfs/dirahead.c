@@ -137,9 +137,14 @@ void ufs_dirahead_listed(struct ufs *ufs, struct ufs_node *dir, const struct ufs
 	int last_layer = dir->last_layer;
 	pthread_rwlock_unlock(&ufs->tree_lock);
 	bool root = !strcmp(dir_path, ".");
+	/* Only the first AHEAD_QUEUE subdirectories can stay queued: the
+	 * ones after them would be dropped as soon as pushed. */
+	size_t end = 0;
+	for (size_t dirs = 0; end < listing->n && dirs < AHEAD_QUEUE; end++)
+		dirs += S_ISDIR(listing->entries[end].st.st_mode);
 	pthread_mutex_lock(&a->lock);
 	/* last pushed, first read: the walk takes the first entries first */
-	for (size_t i = listing->n; i-- > 0;) {
+	for (size_t i = end; i-- > 0;) {
 		const struct ufs_dirent *e = &listing->entries[i];
 		if (!S_ISDIR(e->st.st_mode))
 			continue;
