@@ -91,6 +91,8 @@ static ssize_t chan_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
 	struct ufs *ufs = userdata;
 	/* a reply to a request that came through io_uring goes back there */
+	if (count > 0 && iov[0].iov_len >= sizeof(struct fuse_out_header))
+		ufs_refresh_note_reply(((const struct fuse_out_header *)iov[0].iov_base)->unique);
 	ssize_t n = ufs_uring_take_reply(iov, count);
 	if (n < 0) {
 		errno = (int)-n;

@@ -121,6 +121,7 @@ int ufs_open(const struct lamina_union_config *config, struct ufs **ret, struct 
 	if (!ufs)
 		return lm_err(err, -ENOMEM, "union");
 	ufs->work_fd = -1;
+	ufs->refresh_anchor = ufs->refresh_mountinfo = -1;
 	ufs->nlayers = 1 + config->nlowers;
 	ufs->layers = calloc(ufs->nlayers, sizeof(*ufs->layers));
 	pthread_rwlock_init(&ufs->tree_lock, NULL);
@@ -131,6 +132,7 @@ int ufs_open(const struct lamina_union_config *config, struct ufs **ret, struct 
 	ufs->writeback = config->writeback && config->upper;
 	ufs->uring_allowed = config->uring;
 	ufs->dir_readahead = config->dir_readahead;
+	ufs->dir_refresh = config->dir_refresh;
 	ufs->timeout = config->timeout;
 	ufs->debug = config->debug;
 	set_xattr_prefix(ufs, "trusted.overlay.");
@@ -182,6 +184,7 @@ struct ufs *ufs_close(struct ufs *ufs)
 {
 	if (!ufs)
 		return NULL;
+	ufs_refresh_stop(ufs);
 	ufs_dirahead_stop(ufs); /* it reads the layers */
 	ufs_handles_free_all(ufs); /* before the nodes they refer to */
 	ufs_node_table_free(ufs);

@@ -52,6 +52,7 @@ void ufs_request_note(const void *buf, size_t len)
 		}
 	}
 	request_kills_suidgid = kill;
+	ufs_refresh_note_request(buf, len);
 }
 
 bool ufs_request_kills_suidgid(void)

@@ -176,6 +176,9 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 	}
 	pthread_mutex_unlock(&d->lock);
 	fuse_reply_buf(req, buf, used);
+	/* the kernel drops the directory's attributes on its way back */
+	if (used == 0)
+		ufs_refresh_listed(ufs, dir);
 }
 
 void ufs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)

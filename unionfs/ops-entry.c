@@ -126,6 +126,7 @@ void ufs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct ufs *ufs = ufs_of(req);
 	struct stat st;
 	int r = node_getattr(ufs, ufs_node_of(ufs, ino), fi, &st);
+	ufs_refresh_hold_answer(ufs, req);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else

@@ -129,4 +129,7 @@ void ufs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const cha
 		     int flags);
 void ufs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
 
+/* refresh.c: a test's hold on the answer to a refresh's GETATTR */
+void ufs_refresh_hold_answer(struct ufs *ufs, fuse_req_t req);
+
 #endif

@@ -39,6 +39,7 @@ struct lamina_union_config *lamina_union_config_new(void)
 	c->threads = 4;
 	c->uring = true;
 	c->dir_readahead = true;
+	c->dir_refresh = true;
 	return c;
 }
 
@@ -157,6 +158,16 @@ static bool in_list(const char *const *list, size_t n, const char *opt)
 	return false;
 }
 
+/* NAME=0 or NAME=1: sets *value and says whether opt was that switch. */
+static bool parse_switch(const char *opt, const char *name, bool *value)
+{
+	size_t n = strlen(name);
+	if (strncmp(opt, name, n) != 0 || opt[n] != '=' || (opt[n + 1] != '0' && opt[n + 1] != '1') || opt[n + 2])
+		return false;
+	*value = opt[n + 1] == '1';
+	return true;
+}
+
 static int parse_timeout(struct lamina_union_config *c, const char *value, struct lm_error *err)
 {
 	char *end;
@@ -205,18 +216,9 @@ static int parse_one(struct lamina_union_config *c, const char *opt, struct lm_e
 		c->fsync = true;
 		return 0;
 	}
-	if (!strcmp(opt, "writeback=0") || !strcmp(opt, "writeback=1")) {
-		c->writeback = opt[10] == '1';
+	if (parse_switch(opt, "writeback", &c->writeback) || parse_switch(opt, "uring", &c->uring) ||
+	    parse_switch(opt, "dir_readahead", &c->dir_readahead) || parse_switch(opt, "dir_refresh", &c->dir_refresh))
 		return 0;
-	}
-	if (!strcmp(opt, "uring=0") || !strcmp(opt, "uring=1")) {
-		c->uring = opt[6] == '1';
-		return 0;
-	}
-	if (!strcmp(opt, "dir_readahead=0") || !strcmp(opt, "dir_readahead=1")) {
-		c->dir_readahead = opt[14] == '1';
-		return 0;
-	}
 	if (!strcmp(opt, "threaded=0"))
 		return 0; /* lamina is always multithreaded; one thread is never faster */
 #undef KEY
@@ -278,6 +280,7 @@ int lamina_union_config_parse_opts(struct lamina_union_config *c, const char *op
 	c->writeback = tmp.writeback;
 	c->uring = tmp.uring;
 	c->dir_readahead = tmp.dir_readahead;
+	c->dir_refresh = tmp.dir_refresh;
 	c->volatile_ = tmp.volatile_;
 	c->timeout = tmp.timeout;
 	return 0;

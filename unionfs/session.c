@@ -66,6 +66,8 @@ static void ufs_init(void *userdata, struct fuse_conn_info *conn)
 	/* a thread of its own: started here, after the fork of daemonizing */
 	if (ufs->dir_readahead && ufs_dirahead_start(ufs) < 0)
 		log_warn("directory read-ahead: cannot start its thread");
+	if (ufs_refresh_start(ufs) < 0)
+		log_warn("directory attribute refresh: cannot start its thread");
 }
 
 const struct fuse_lowlevel_ops ufs_ops = {
@@ -167,6 +169,13 @@ static int serve(struct ufs *ufs, const struct lamina_union_config *config, stru
 		r = lm_err_plain(err, -EIO, "mount '%s': the FUSE mount failed", config->mountpoint);
 		goto signals;
 	}
+	/* A read-only super block keeps a listed directory's attributes:
+	 * nothing to refresh (refresh.c); nor without caches (timeout=0). */
+	if (ufs->dir_refresh && config->upper && ufs->timeout > 0) {
+		int rr = ufs_refresh_prepare(ufs, config->mountpoint);
+		if (rr < 0)
+			log_info("mount '%s': no attribute refresh after listings: %s", config->mountpoint, strerror(-rr));
+	}
 	r = ufs_channel_attach(se);
 	if (r < 0) {
 		r = lm_err(err, r, "mount '%s': FUSE device I/O", config->mountpoint);
@@ -200,6 +209,7 @@ static int serve(struct ufs *ufs, const struct lamina_union_config *config, stru
 		log_info("mount '%s': session loop ended with %d", config->mountpoint, lr);
 	fuse_loop_cfg_destroy(lc);
 unmount:
+	ufs_refresh_quiesce(ufs); /* it notifies through the session */
 	/* the io_uring workers end with the connection (or within a second
 	 * of being told to, when a signal ended the loop): join them */
 	ufs_uring_stop(ufs);

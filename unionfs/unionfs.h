@@ -59,6 +59,7 @@ struct lamina_union_config {
 	int threads;        /* idle FUSE workers kept */
 	bool uring;         /* serve through io_uring where the kernel offers it (uring=0: no) */
 	bool dir_readahead; /* read subdirectories ahead of a walk (dir_readahead=0: no) */
+	bool dir_refresh;   /* ask again for a listed directory's attributes (dir_refresh=0: no) */
 };
 
 /* fs.c: one mounted union */
@@ -116,6 +117,12 @@ struct ufs {
 	struct ufs_uring *uring;  /* the io_uring workers, when in use (uring.c) */
 	bool dir_readahead;       /* dir_readahead=0 not given */
 	struct ufs_dirahead *dirahead; /* the read-ahead thread, once the session runs (dirahead.c) */
+	bool dir_refresh;         /* dir_refresh=0 not given */
+	int refresh_anchor;       /* a private clone of the mount, until the refresh thread takes it (refresh.c) */
+	int refresh_mountinfo;    /* /proc/self/mountinfo, the same */
+	uint64_t refresh_mnt_id;  /* the user's mount */
+	dev_t refresh_dev;        /* its device */
+	struct ufs_refresh *refresh; /* the refresh thread, once the session runs (refresh.c) */
 	pthread_mutex_t handles_lock;
 	struct ufs_handle handles; /* open handles, a ring; protected by handles_lock */
 };
@@ -324,6 +331,21 @@ int ufs_dirahead_start(struct ufs *ufs);
 void ufs_dirahead_stop(struct ufs *ufs);
 /* dir has just been listed for the kernel: queue its subdirectories. */
 void ufs_dirahead_listed(struct ufs *ufs, struct ufs_node *dir, const struct ufs_dir_listing *listing);
+
+/* refresh.c: asking again for the attributes a listing made the kernel drop */
+struct ufs_refresh;
+/* Before the session runs and anyone knows the mount: its private clone. */
+int ufs_refresh_prepare(struct ufs *ufs, const char *mountpoint);
+int ufs_refresh_start(struct ufs *ufs);
+/* The session ends: no more notifications (the thread may still be in a stat). */
+void ufs_refresh_quiesce(struct ufs *ufs);
+/* After the session closed /dev/fuse: joins the thread, lets the clone go. */
+void ufs_refresh_stop(struct ufs *ufs);
+/* The kernel read the end of dir's listing. */
+void ufs_refresh_listed(struct ufs *ufs, struct ufs_node *dir);
+/* Each raw request, and each reply, of the thread that serves it. */
+void ufs_refresh_note_request(const void *buf, size_t len);
+void ufs_refresh_note_reply(uint64_t unique);
 
 /* uring.c: FUSE over io_uring */
 struct iovec;

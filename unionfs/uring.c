@@ -180,6 +180,7 @@ static void serve_request(struct uring_worker *w)
 	if (w->replied)
 		return;
 no_reply:
+	ufs_refresh_note_reply(w->unique);
 	/* every request through the ring waits for a reply */
 	*out = (struct fuse_out_header){ .len = sizeof(*out), .error = -EIO, .unique = w->unique };
 	w->hdr->ring_ent_in_out.payload_sz = 0;

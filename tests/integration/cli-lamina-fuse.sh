@@ -171,6 +171,63 @@ for opt in dir_readahead=1 dir_readahead=0; do
 	unmount_and_wait "$top/m3" "$opt"
 done
 
+# Attributes asked for again after a listing (unionfs/refresh.c): the
+# kernel drops a directory's attributes when it lists it, and the daemon's
+# "refresh" thread stats it through a private clone of the mount, so the
+# next stat of it is answered from the kernel's cache. Seen in -d's log: the
+# stat after a listing sends no GETATTR of its own with dir_refresh=1, one
+# with dir_refresh=0.
+mkdir -p "$top/u2" "$top/w2" "$top/l1/rf/sub"
+for opt in dir_refresh=1 dir_refresh=0; do
+	rm -rf "$top/u2" "$top/w2" && mkdir "$top/u2" "$top/w2"
+	"$prog" -d -o "lowerdir=$top/l1,upperdir=$top/u2,workdir=$top/w2,$opt" "$top/m3" 2> "$top/debug.log" &
+	i=0
+	while ! mountpoint -q "$top/m3" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	ls "$top/m3/rf" > /dev/null
+	sleep 0.3
+	stat_pid=$(sh -c 'echo $$ > "$1/stat.pid"; exec stat "$1/m3/rf" > /dev/null' sh "$top"; cat "$top/stat.pid")
+	asked=$(grep -c "opcode: GETATTR.*pid: $stat_pid\$" "$top/debug.log")
+	if [ $opt = dir_refresh=1 ]; then
+		[ "$asked" = 0 ] && ok "$opt: a stat after a listing is answered from the cache" ||
+			fail "$opt: the stat after a listing sent $asked GETATTR"
+	else
+		[ "$asked" -ge 1 ] && ok "$opt: the stat after a listing asks the daemon" ||
+			fail "$opt: the stat after a listing sent no GETATTR (is the log format the same?)"
+	fi
+	unmount_and_wait "$top/m3" "$opt"
+	wait
+done
+# The race (see refresh.c): a refresh's GETATTR reads the attributes, a
+# mkdir changes the directory and the kernel drops them, then the refresh's
+# answer lands. The test hook holds that answer for 400 ms, so the mkdir
+# falls inside every time; the next stat must still count the new link.
+LAMINA_FUSE_TEST_REFRESH_HOLD_MS=400 "$prog" -o "lowerdir=$top/l1,upperdir=$top/u2,workdir=$top/w2" "$top/m3" ||
+	fail "mount for the refresh race"
+mkdir "$top/m3/race"
+links=$(stat -c %h "$top/m3/race")
+ls "$top/m3/race" > /dev/null
+sleep 0.1
+mkdir "$top/m3/race/new"
+sleep 0.6
+[ "$(stat -c %h "$top/m3/race")" = $((links + 1)) ] && ok "a mkdir inside a refresh's answer shows in the link count" ||
+	fail "stale link count after a mkdir inside a refresh: $(stat -c %h "$top/m3/race"), want $((links + 1))"
+unmount_and_wait "$top/m3" "refresh race"
+# umount right after a walk succeeds (the refresh never holds the user's
+# mount), and the daemon then ends (it lets its clone go).
+busy=0
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	"$prog" -o "lowerdir=$top/l1:$top/l2,upperdir=$top/u2,workdir=$top/w2" "$top/m3" || fail "mount $i for umount"
+	find "$top/m3" > /dev/null
+	umount "$top/m3" || busy=$((busy + 1))
+	wait_gone "$top/m3" || fail "umount after a walk: daemon still there ($i)"
+done
+[ $busy = 0 ] && ok "umount right after a walk: no EBUSY, the daemon ends (10 times)" || fail "umount failed $busy times of 10"
+"$prog" -o "lowerdir=$top/l1:$top/l2,upperdir=$top/u2,workdir=$top/w2" "$top/m3" || fail "mount for SIGTERM"
+find "$top/m3" > /dev/null
+kill -TERM "$(daemon_of "$top/m3")"
+wait_gone "$top/m3" && ok "SIGTERM right after a walk ends the daemon" || fail "SIGTERM after a walk: daemon still there"
+mountpoint -q "$top/m3" && fail "SIGTERM after a walk left the mount"
+
 # -f stays in the foreground until unmounted.
 "$prog" -f -o "lowerdir=$top/l1" "$top/m3" &
 fg=$!

@@ -107,6 +107,16 @@ START_TEST(writeback_and_timeout)
 	ck_assert(!c->dir_readahead);
 	ck_assert_int_eq(lamina_union_config_parse_opts(c, "dir_readahead=1", NULL), 0);
 	ck_assert(c->dir_readahead);
+	ck_assert(c->dir_refresh);
+	ck_assert_int_eq(lamina_union_config_parse_opts(c, "dir_refresh=0", NULL), 0);
+	ck_assert(!c->dir_refresh);
+	ck_assert_int_eq(lamina_union_config_parse_opts(c, "dir_refresh=1", NULL), 0);
+	ck_assert(c->dir_refresh);
+	/* a switch takes 0 or 1, nothing else */
+	ck_assert_int_eq(lamina_union_config_parse_opts(c, "dir_refresh=2", NULL), -EINVAL);
+	ck_assert_int_eq(lamina_union_config_parse_opts(c, "dir_refresh=10", NULL), -EINVAL);
+	ck_assert_int_eq(lamina_union_config_parse_opts(c, "uring", NULL), -EINVAL);
+	ck_assert(c->dir_refresh && c->uring);
 	ck_assert_int_eq(lamina_union_config_parse_opts(c, "timeout=-1", NULL), -EINVAL);
 	ck_assert_int_eq(lamina_union_config_parse_opts(c, "timeout=soon", NULL), -EINVAL);
 	lamina_union_config_free(c);
