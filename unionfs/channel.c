@@ -17,7 +17,9 @@
  * The INIT reply also gets FUSE_HANDLE_KILLPRIV_V2 (killpriv.c) and FUSE
  * over io_uring (uring.c) where the kernel offered them; libfuse 3.14 has
  * no capability for either. The read hook hands every request to
- * ufs_request_note() before libfuse parses it, for the marks libfuse drops.
+ * ufs_request_note() before libfuse parses it, for the marks libfuse drops;
+ * the writev hook tells refresh.c of every reply, which counts the requests
+ * that may change something until they are answered.
  *
  * Thread-safety: the hooks run in every worker thread. What the kernel
  * offered is written while the INIT request is read and served, in one
@@ -90,9 +92,9 @@ static bool fix_init_reply(struct ufs *ufs, struct iovec *iov, int count)
 static ssize_t chan_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
 	struct ufs *ufs = userdata;
-	/* a reply to a request that came through io_uring goes back there */
 	if (count > 0 && iov[0].iov_len >= sizeof(struct fuse_out_header))
 		ufs_refresh_note_reply(((const struct fuse_out_header *)iov[0].iov_base)->unique);
+	/* a reply to a request that came through io_uring goes back there */
 	ssize_t n = ufs_uring_take_reply(iov, count);
 	if (n < 0) {
 		errno = (int)-n;

@@ -17,7 +17,8 @@
  *
  * libfuse 3.14 passes none of the marks on, so they are read from the raw
  * request before libfuse parses it (channel.c's read hook, uring.c), in
- * the thread that then serves the request.
+ * the thread that then serves the request. refresh.c sees each request
+ * there too.
  */
 #include <errno.h>
 #include <linux/fuse.h>
