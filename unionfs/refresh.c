@@ -9,9 +9,8 @@
  * ls -l, a build's scan). On the bench's tree a second walk sent 5,775
  * GETATTRs and took 0.38-0.45 s; a third, with none, 0.15 s (the kernel's
  * overlayfs: 0.24 s). So a thread of the daemon stats each directory
- * through the mount a few milliseconds after its listing ended (REFRESH_DELAY),
- * when the kernel has marked it, and the walker's stat finds the answer
- * cached. It only moves a round trip off the caller's path: at worst it
+ * through the mount 2 ms after its listing ended (REFRESH_DELAY_NS), when
+ * the kernel has marked it, and the walker's stat finds the answer cached. It only moves a round trip off the caller's path: at worst it
  * comes too early or too late and the caller asks, as without it.
  *
  * Through which mount: a private clone of it (open_tree(OPEN_TREE_CLONE)),
@@ -24,6 +23,9 @@
  * made from is gone; then the kernel ends the session as it always did.
  * Where the clone cannot be made (no CAP_SYS_ADMIN, a kernel before 5.2),
  * nothing is refreshed.
+ *
+ * Bounded: REFRESH_QUEUE directories wait at most, the others are not
+ * refreshed; one thread at nice 10.
  *
  * A race, and why it is harmless: a refresh's GETATTR may read the
  * attributes just before a change (a create in the directory), and its
