@@ -2,8 +2,9 @@
  * bench/benchtool.c: the two bench workloads whose system calls are too
  * cheap to drive from a script (a Python loop would cost as much as the
  * kernel's own work and hide the ratio): repeated readdir and the build-like
- * mix. bench/run compiles it with the machine's cc into its work dir, runs it
- * and checks what it prints; it is not part of the lamina build.
+ * mix; and a probe of page cache folio sizes. bench/run compiles it with the
+ * machine's cc into its work dir, runs it and checks what it prints; it is
+ * not part of the lamina build.
  *
  *   benchtool readdir DIR REPS
  *       list DIR REPS times (opendir/readdir/closedir); prints
@@ -21,6 +22,14 @@
  *       crcsum=… objs=… elapsed=S", crcsum being the sum of the zlib CRC-32
  *       of every file read, for bench/run to compare with the branches.
  *
+ *   benchtool folios FILE PAGES
+ *       (root) map the first PAGES pages of FILE, touch each (reading them
+ *       into the page cache if they are not there), and count through
+ *       /proc/self/pagemap and /proc/kpageflags how many sit in large
+ *       folios (compound pages); prints "present=N large=M". Used by hand
+ *       to compare a FUSE file's page cache with its branch file's (see
+ *       docs/performance.md, "Where the time goes").
+ *
  * Every unexpected result is reported and ends the program with status 1,
  * so a wrong answer never becomes a time.
  */
@@ -33,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -281,12 +291,52 @@ static int cmd_mix(const char *dir, const char *pool, long units, const char *bu
 	return 0;
 }
 
+#define KPF_COMPOUND_HEAD (1ULL << 15)
+#define KPF_COMPOUND_TAIL (1ULL << 16)
+
+static int cmd_folios(const char *path, long pages)
+{
+	long psize = sysconf(_SC_PAGESIZE);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail("open", path, errno);
+	volatile const char *map = mmap(NULL, (size_t)pages * psize, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return fail("mmap", path, errno);
+	unsigned sum = 0;
+	for (long i = 0; i < pages; i++)
+		sum += (unsigned char)map[i * psize];
+	int pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	int flags = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	if (pagemap < 0 || flags < 0)
+		return fail("open", "/proc/self/pagemap or /proc/kpageflags (root only)", errno);
+	long present = 0, large = 0;
+	for (long i = 0; i < pages; i++) {
+		uint64_t entry, kf;
+		off_t at = (off_t)(((uintptr_t)map / psize + i) * sizeof(entry));
+		if (pread(pagemap, &entry, sizeof(entry), at) != sizeof(entry))
+			return fail("pread", "/proc/self/pagemap", errno);
+		if (!(entry >> 63))
+			continue; /* not present */
+		present++;
+		uint64_t pfn = entry & ((1ULL << 55) - 1);
+		if (pread(flags, &kf, sizeof(kf), (off_t)(pfn * sizeof(kf))) != sizeof(kf))
+			return fail("pread", "/proc/kpageflags", errno);
+		large += (kf & (KPF_COMPOUND_HEAD | KPF_COMPOUND_TAIL)) != 0;
+	}
+	printf("present=%ld large=%ld (sum %u)\n", present, large, sum & 1);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "readdir"))
 		return cmd_readdir(argv[2], atol(argv[3]));
 	if (argc == 6 && !strcmp(argv[1], "mix"))
 		return cmd_mix(argv[2], argv[3], atol(argv[4]), argv[5]);
-	fprintf(stderr, "usage: benchtool readdir DIR REPS | benchtool mix DIR POOL UNITS BUILD\n");
+	if (argc == 4 && !strcmp(argv[1], "folios"))
+		return cmd_folios(argv[2], atol(argv[3]));
+	fprintf(stderr, "usage: benchtool readdir DIR REPS | benchtool mix DIR POOL UNITS BUILD | benchtool folios FILE PAGES\n");
 	return 2;
 }
