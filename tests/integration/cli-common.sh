@@ -1,9 +1,9 @@
 # tests/integration/cli-common.sh: sourced by the cli-*.sh tests: a scratch
 # folder $top that is unmounted and removed at exit, ok/fail reporting, and
 # finish (the summary line and the exit status, failing on any sanitizer
-# report), and set_kernel_param, whose changes are undone at exit. A script that sets
-# CLI_NEEDS (words: root, fuse, jq) before sourcing is skipped (77) with the
-# reason when the machine lacks one.
+# report), and set_kernel_param, whose changes are undone at exit. A script
+# that sets CLI_NEEDS (words: root, fuse, jq) before sourcing is skipped (77)
+# with the reason when the machine lacks one.
 for need in ${CLI_NEEDS:-}; do
 	case $need in
 	root) [ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; } ;;
