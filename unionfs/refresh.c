@@ -39,8 +39,8 @@
 #define pr_fmt(fmt) "lamina-fuse: " fmt
 
 #include <errno.h>
-#include <inttypes.h>
 #include <fcntl.h>
+#include <libmount.h>
 #include <linux/fuse.h>
 #include <poll.h>
 #include <pthread.h>
@@ -76,7 +76,7 @@ struct ufs_refresh {
 	int anchor;       /* the private clone of the mount (O_PATH), -1 once let go */
 	uint64_t mnt_id;  /* the user's mount, as /proc/self/mountinfo names it */
 	dev_t dev;        /* and its device */
-	int mountinfo;    /* /proc/self/mountinfo, polled for changes of the mount table */
+	int mountinfo;    /* /proc/self/mountinfo, polled for changes of the mount table (not read) */
 	int wake;         /* eventfd: work queued, or stop */
 	pthread_mutex_t lock;
 	struct refresh_item ring[REFRESH_QUEUE]; /* FIFO, under lock */
@@ -150,29 +150,23 @@ static int mount_of(const char *path, uint64_t *ret_id, dev_t *ret_dev)
 	return 0;
 }
 
-/* Whether /proc/self/mountinfo still has the mount: its lines begin with
- * the mount id, the parent's and the device. Read, not resolved: a path
- * would hold the mount. The device too, because a new mount may take a
- * freed id at once, while ours keeps its device as long as the clone
- * holds the super block. */
-static bool mount_listed(int fd, uint64_t mnt_id, dev_t dev)
+/* Whether /proc/self/mountinfo (read by libmount, as volumes/ does) still
+ * has the mount. Read, not resolved: a path would hold the mount. The
+ * device too, because a new mount may take a freed id at once, while ours
+ * keeps its device as long as the clone holds the super block. When the
+ * table cannot be read, the clone is kept, as if the mount were there. */
+static bool mount_listed(uint64_t mnt_id, dev_t dev)
 {
-	FILE *f = NULL;
-	int copy = lseek(fd, 0, SEEK_SET) == 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
-	if (copy < 0 || !(f = fdopen(copy, "r"))) {
-		lm_close(copy);
-		return true; /* cannot tell: keep the clone, as if the mount were there */
-	}
-	_cleanup_free_ char *line = NULL;
-	size_t size = 0;
-	bool found = false;
-	while (!found && getline(&line, &size, f) > 0) {
-		uint64_t id;
-		unsigned major, minor;
-		found = sscanf(line, "%" SCNu64 " %*u %u:%u", &id, &major, &minor) == 3 && id == mnt_id &&
-			makedev(major, minor) == dev;
-	}
-	fclose(f);
+	struct libmnt_table *tb = mnt_new_table_from_file("/proc/self/mountinfo");
+	if (!tb)
+		return true;
+	struct libmnt_iter *it = mnt_new_iter(MNT_ITER_FORWARD);
+	struct libmnt_fs *fs;
+	bool found = !it; /* cannot tell */
+	while (!found && mnt_table_next_fs(tb, it, &fs) == 0)
+		found = (uint64_t)mnt_fs_get_id(fs) == mnt_id && mnt_fs_get_devno(fs) == dev;
+	mnt_free_iter(it);
+	mnt_unref_table(tb);
 	return found;
 }
 
@@ -187,7 +181,7 @@ int ufs_refresh_prepare(struct ufs *ufs, const char *mountpoint)
 	if (anchor < 0)
 		return -errno;
 	int mountinfo = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
-	if (mountinfo < 0 || !mount_listed(mountinfo, mnt_id, dev)) {
+	if (mountinfo < 0 || !mount_listed(mnt_id, dev)) {
 		r = mountinfo < 0 ? -errno : -ENOENT;
 		lm_close(mountinfo);
 		lm_close(anchor);
@@ -262,7 +256,7 @@ static bool wait_for_work(struct ufs_refresh *a, struct refresh_item *ret)
 		uint64_t v;
 		if (fds[0].revents & POLLIN)
 			(void)!read(a->wake, &v, sizeof(v));
-		if ((fds[1].revents & (POLLPRI | POLLERR)) && !mount_listed(a->mountinfo, a->mnt_id, a->dev))
+		if ((fds[1].revents & (POLLPRI | POLLERR)) && !mount_listed(a->mnt_id, a->dev))
 			let_go(a);
 	}
 }
