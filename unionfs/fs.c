@@ -121,7 +121,6 @@ int ufs_open(const struct lamina_union_config *config, struct ufs **ret, struct 
 	if (!ufs)
 		return lm_err(err, -ENOMEM, "union");
 	ufs->work_fd = -1;
-	ufs->refresh_anchor = ufs->refresh_mountinfo = -1;
 	ufs->nlayers = 1 + config->nlowers;
 	ufs->layers = calloc(ufs->nlayers, sizeof(*ufs->layers));
 	pthread_rwlock_init(&ufs->tree_lock, NULL);

@@ -81,12 +81,15 @@ struct ufs_refresh {
 	pthread_mutex_t lock;
 	struct refresh_item ring[REFRESH_QUEUE]; /* FIFO, under lock */
 	size_t head, count;
+	bool running;     /* under lock: the thread was started, queue for it */
 	bool stop;        /* under lock: no more notifications, the session is ending */
 	_Atomic pid_t tid; /* the thread's, as its requests name it */
 	unsigned hold_ms; /* LAMINA_FUSE_TEST_REFRESH_HOLD_MS (ufs_refresh_hold_answer) */
 };
 
-/* Requests that may change what a stat answers: begun, and answered. */
+/* Requests that may change what a stat answers: begun, and answered;
+ * counted only once a refresh thread runs (one mount per process). */
+static atomic_bool counting;
 static atomic_uint_fast64_t changes_begun, changes_done;
 static __thread bool request_changes;
 
@@ -122,7 +125,8 @@ static bool request_reads_only(const struct fuse_in_header *in, size_t len)
 
 void ufs_refresh_note_request(const void *buf, size_t len)
 {
-	request_changes = len >= sizeof(struct fuse_in_header) && !request_reads_only(buf, len);
+	request_changes = atomic_load_explicit(&counting, memory_order_relaxed) &&
+			  len >= sizeof(struct fuse_in_header) && !request_reads_only(buf, len);
 	if (request_changes)
 		atomic_fetch_add(&changes_begun, 1);
 }
@@ -170,6 +174,8 @@ static bool mount_listed(uint64_t mnt_id, dev_t dev)
 	return found;
 }
 
+static void refresh_free(struct ufs_refresh *a);
+
 int ufs_refresh_prepare(struct ufs *ufs, const char *mountpoint)
 {
 	uint64_t mnt_id;
@@ -177,20 +183,24 @@ int ufs_refresh_prepare(struct ufs *ufs, const char *mountpoint)
 	int r = mount_of(mountpoint, &mnt_id, &dev);
 	if (r < 0)
 		return r;
-	int anchor = open_tree(AT_FDCWD, mountpoint, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-	if (anchor < 0)
-		return -errno;
-	int mountinfo = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
-	if (mountinfo < 0 || !mount_listed(mnt_id, dev)) {
-		r = mountinfo < 0 ? -errno : -ENOENT;
-		lm_close(mountinfo);
-		lm_close(anchor);
+	if (!mount_listed(mnt_id, dev))
+		return -ENOENT;
+	struct ufs_refresh *a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->ufs = ufs;
+	a->mnt_id = mnt_id;
+	a->dev = dev;
+	a->mountinfo = a->wake = -1;
+	pthread_mutex_init(&a->lock, NULL);
+	a->anchor = open_tree(AT_FDCWD, mountpoint, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (a->anchor < 0 || (a->mountinfo = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC)) < 0 ||
+	    (a->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+		r = -errno;
+		refresh_free(a);
 		return r;
 	}
-	ufs->refresh_anchor = anchor;
-	ufs->refresh_mnt_id = mnt_id;
-	ufs->refresh_dev = dev;
-	ufs->refresh_mountinfo = mountinfo;
+	ufs->refresh = a;
 	return 0;
 }
 
@@ -301,7 +311,7 @@ void ufs_refresh_listed(struct ufs *ufs, struct ufs_node *dir)
 		path[0] = '\0'; /* the root: the clone itself (AT_EMPTY_PATH) */
 	struct refresh_item item = { .path = path, .nodeid = ufs_nodeid(ufs, dir), .due_ns = now_ns() + REFRESH_DELAY_NS };
 	pthread_mutex_lock(&a->lock);
-	bool queued = a->anchor >= 0 && !a->stop && a->count < REFRESH_QUEUE;
+	bool queued = a->running && a->anchor >= 0 && !a->stop && a->count < REFRESH_QUEUE;
 	if (queued) {
 		a->ring[(a->head + a->count) % REFRESH_QUEUE] = item;
 		if (a->count++ == 0) {
@@ -316,33 +326,21 @@ void ufs_refresh_listed(struct ufs *ufs, struct ufs_node *dir)
 
 int ufs_refresh_start(struct ufs *ufs)
 {
-	if (ufs->refresh_anchor < 0)
-		return 0;
-	struct ufs_refresh *a = calloc(1, sizeof(*a));
+	struct ufs_refresh *a = ufs->refresh;
 	if (!a)
-		return -ENOMEM;
-	a->ufs = ufs;
-	a->anchor = ufs->refresh_anchor;
-	a->mnt_id = ufs->refresh_mnt_id;
-	a->dev = ufs->refresh_dev;
-	a->mountinfo = ufs->refresh_mountinfo;
-	a->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		return 0;
 	const char *hold = getenv("LAMINA_FUSE_TEST_REFRESH_HOLD_MS");
 	a->hold_ms = hold ? (unsigned)strtoul(hold, NULL, 10) : 0;
-	pthread_mutex_init(&a->lock, NULL);
-	int r = a->wake < 0 ? -errno : -pthread_create(&a->thread, NULL, refresh_main, a);
+	int r = -pthread_create(&a->thread, NULL, refresh_main, a);
 	if (r < 0) {
-		lm_close(a->wake);
-		pthread_mutex_destroy(&a->lock);
-		free(a);
 		/* nothing would watch the mount table: let the clone go now */
-		ufs->refresh_anchor = lm_close(ufs->refresh_anchor);
-		ufs->refresh_mountinfo = lm_close(ufs->refresh_mountinfo);
+		ufs_refresh_stop(ufs);
 		return r;
 	}
-	/* the thread owns them now */
-	ufs->refresh_anchor = ufs->refresh_mountinfo = -1;
-	ufs->refresh = a;
+	pthread_mutex_lock(&a->lock);
+	a->running = true;
+	pthread_mutex_unlock(&a->lock);
+	atomic_store(&counting, true);
 	return 0;
 }
 
@@ -358,21 +356,27 @@ void ufs_refresh_quiesce(struct ufs *ufs)
 	(void)!write(a->wake, &one, sizeof(one));
 }
 
-void ufs_refresh_stop(struct ufs *ufs)
+static void refresh_free(struct ufs_refresh *a)
 {
-	lm_close(ufs->refresh_anchor);
-	lm_close(ufs->refresh_mountinfo);
-	ufs->refresh_anchor = ufs->refresh_mountinfo = -1;
-	struct ufs_refresh *a = ufs->refresh;
-	if (!a)
-		return;
-	ufs_refresh_quiesce(ufs);
-	/* A stat under way ends when the connection does: this runs after
-	 * the session closed /dev/fuse, which aborts what was left. */
-	pthread_join(a->thread, NULL); /* it let the clone go */
+	let_go(a);
 	lm_close(a->wake);
 	lm_close(a->mountinfo);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
+}
+
+void ufs_refresh_stop(struct ufs *ufs)
+{
+	struct ufs_refresh *a = ufs->refresh;
+	if (!a)
+		return;
+	if (a->running) {
+		ufs_refresh_quiesce(ufs);
+		/* A stat under way ends when the connection does: this runs
+		 * after the session closed /dev/fuse, which aborts what was
+		 * left. The thread lets the clone go as it ends. */
+		pthread_join(a->thread, NULL);
+	}
+	refresh_free(a);
 	ufs->refresh = NULL;
 }

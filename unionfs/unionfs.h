@@ -118,11 +118,7 @@ struct ufs {
 	bool dir_readahead;       /* dir_readahead=0 not given */
 	struct ufs_dirahead *dirahead; /* the read-ahead thread, once the session runs (dirahead.c) */
 	bool dir_refresh;         /* dir_refresh=0 not given */
-	int refresh_anchor;       /* a private clone of the mount, until the refresh thread takes it (refresh.c) */
-	int refresh_mountinfo;    /* /proc/self/mountinfo, the same */
-	uint64_t refresh_mnt_id;  /* the user's mount */
-	dev_t refresh_dev;        /* its device */
-	struct ufs_refresh *refresh; /* the refresh thread, once the session runs (refresh.c) */
+	struct ufs_refresh *refresh; /* prepared at mount, its thread started at init (refresh.c) */
 	pthread_mutex_t handles_lock;
 	struct ufs_handle handles; /* open handles, a ring; protected by handles_lock */
 };
