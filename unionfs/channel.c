@@ -51,6 +51,12 @@ static void note_init(struct ufs *ufs, const void *buf, ssize_t n)
 	atomic_store(&ufs->init_unique, in->unique);
 }
 
+void ufs_request_note(const void *buf, size_t len)
+{
+	ufs_killpriv_note_request(buf, len);
+	ufs_refresh_note_request(buf, len);
+}
+
 static ssize_t chan_read(int fd, void *buf, size_t len, void *userdata)
 {
 	struct ufs *ufs = userdata;

@@ -17,8 +17,7 @@
  *
  * libfuse 3.14 passes none of the marks on, so they are read from the raw
  * request before libfuse parses it (channel.c's read hook, uring.c), in
- * the thread that then serves the request. refresh.c sees each request
- * there too.
+ * the thread that then serves the request (ufs_request_note).
  */
 #include <errno.h>
 #include <linux/fuse.h>
@@ -30,7 +29,7 @@
 /* The request this thread serves is marked "clear the set-ID bits". */
 static __thread bool request_kills_suidgid;
 
-void ufs_request_note(const void *buf, size_t len)
+void ufs_killpriv_note_request(const void *buf, size_t len)
 {
 	const struct fuse_in_header *in = buf;
 	const void *arg = in + 1;
@@ -53,7 +52,6 @@ void ufs_request_note(const void *buf, size_t len)
 		}
 	}
 	request_kills_suidgid = kill;
-	ufs_refresh_note_request(buf, len);
 }
 
 bool ufs_request_kills_suidgid(void)

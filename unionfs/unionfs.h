@@ -310,11 +310,13 @@ void ufs_handles_free_all(struct ufs *ufs);
  * add FUSE_PARALLEL_DIROPS to the INIT reply (libfuse 3.14 leaves it out).
  * After fuse_session_mount(), before the loop. */
 int ufs_channel_attach(struct fuse_session *se);
+/* The raw request buf (fuse_in_header first) that this thread is about to
+ * serve, before libfuse parses it: for killpriv.c and refresh.c. */
+void ufs_request_note(const void *buf, size_t len);
 
 /* killpriv.c: the set-ID bits a request must clear (FUSE_HANDLE_KILLPRIV_V2) */
-/* Reads the marks of the raw request buf (fuse_in_header first) that this
- * thread is about to serve. */
-void ufs_request_note(const void *buf, size_t len);
+/* Reads the marks of the raw request buf that this thread is about to serve. */
+void ufs_killpriv_note_request(const void *buf, size_t len);
 bool ufs_request_kills_suidgid(void);
 /* mode without S_ISUID, and without S_ISGID where group-executable. */
 mode_t ufs_mode_without_suidgid(mode_t mode);
