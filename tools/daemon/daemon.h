@@ -79,6 +79,10 @@ struct lmd_request {
 /* Queues a JSON reply with "Err" set from err (NULL or code 0: ""). Returns
  * an MHD_Result. */
 int lmd_reply(struct lmd_request *rq, unsigned status, json_t *reply, const struct lm_error *err);
+struct MHD_Response;
+/* Queues resp (which it releases) with its content type and notes status
+ * for the log line. Returns an MHD_Result. */
+int lmd_queue(struct lmd_request *rq, unsigned status, struct MHD_Response *resp, const char *content_type);
 
 /* --- stream.c: the raw tar endpoints, each with its own worker thread and
  * store handle, joined to the request through a pipe. --- */

@@ -52,7 +52,6 @@ static void inflight_add(int d)
 int lmd_reply(struct lmd_request *rq, unsigned status, json_t *reply, const struct lm_error *err)
 {
 	struct MHD_Response *resp;
-	enum MHD_Result ret;
 	char *text;
 
 	if (!reply)
@@ -68,8 +67,13 @@ int lmd_reply(struct lmd_request *rq, unsigned status, json_t *reply, const stru
 		free(text);
 		return MHD_NO;
 	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/vnd.docker.plugins.v1.1+json");
-	ret = MHD_queue_response(rq->conn, status, resp);
+	return lmd_queue(rq, status, resp, "application/vnd.docker.plugins.v1.1+json");
+}
+
+int lmd_queue(struct lmd_request *rq, unsigned status, struct MHD_Response *resp, const char *content_type)
+{
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	enum MHD_Result ret = MHD_queue_response(rq->conn, status, resp);
 	MHD_destroy_response(resp);
 	rq->status = status;
 	return ret;

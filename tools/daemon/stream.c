@@ -124,7 +124,7 @@ int lmd_diff_respond(struct lmd_request *rq, struct lamina_store *store, json_t 
 	struct MHD_Response *resp;
 	struct diff *d;
 	const char *id;
-	int p[2], ret;
+	int p[2];
 
 	if (lmd_graph_check_parent(store, req, &id, &err) < 0)
 		return lmd_reply(rq, MHD_HTTP_OK, NULL, &err);
@@ -143,11 +143,7 @@ int lmd_diff_respond(struct lmd_request *rq, struct lamina_store *store, json_t 
 		diff_free(d);
 		return MHD_NO;
 	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/x-tar");
-	ret = MHD_queue_response(rq->conn, MHD_HTTP_OK, resp);
-	MHD_destroy_response(resp);
-	rq->status = MHD_HTTP_OK;
-	return ret;
+	return lmd_queue(rq, MHD_HTTP_OK, resp, "application/x-tar");
 }
 
 /* --- ApplyDiff --- */
